@@ -1,0 +1,40 @@
+# The two commands of the README:
+#   make run    the main job, with embedded defaults
+#   make test   the whole test suite (what .ci/run runs)
+# Both create the virtual environment on first use.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: run test lint typecheck policy-test pytest crds bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kubernaut admit -f examples/valid/
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+# pytest exits 5 when it collected no test; that is a failure of the suite here.
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+crds: $(STAMP)
+	$(BIN)/kubernaut crds --out charts/kubernaut/crds
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

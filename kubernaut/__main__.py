@@ -1,0 +1,3 @@
+from kubernaut.cli import main
+
+raise SystemExit(main())
