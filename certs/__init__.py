@@ -1,0 +1,1 @@
+"""Development certificate authority and serving certificates for the webhook."""

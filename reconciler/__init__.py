@@ -1,0 +1,1 @@
+"""The slim reconciler: controller runtime, controllers, audit trail, action runner."""

@@ -1,0 +1,1 @@
+"""The validating and mutating admission webhook and its policy engine."""
