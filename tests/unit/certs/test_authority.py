@@ -77,9 +77,7 @@ def test_keys_are_ecdsa_p256_and_usages_are_restricted() -> None:
     ca_constraints = ca.certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     assert ca_constraints.value.ca is True
     assert ca_constraints.value.path_length == 0
-    leaf_constraints = serving.certificate.extensions.get_extension_for_class(
-        x509.BasicConstraints
-    )
+    leaf_constraints = serving.certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     assert leaf_constraints.value.ca is False
     usage = serving.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert list(usage.value) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
