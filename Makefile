@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/kubernaut admit -f examples/valid/
 
-test: lint typecheck pytest
+test: lint typecheck policy-test pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy .
+
+policy-test: $(STAMP)
+	$(BIN)/kubernaut policy test policies/
 
 # pytest exits 5 when it collected no test; that is a failure of the suite here.
 pytest: $(STAMP)
