@@ -26,6 +26,10 @@ from kubernaut.errors import CommandError
 _COMMAND_MODULES: tuple[str, ...] = (
     "api.cli",
     "certs.cli",
+    "devcluster.cli",
+    "webhook.policy_cli",
+    "reconciler.audit.cli",
+    "reconciler.actions.cli",
 )
 
 
