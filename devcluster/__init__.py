@@ -1,1 +1,4 @@
-"""A local Kubernetes API stand-in for development, demos and tests (never imported by production code)."""
+"""A local Kubernetes API stand-in for development, demos and tests.
+
+Never imported by production code.
+"""

@@ -1,0 +1,96 @@
+"""``kubernaut dev-cluster``: serve a local Kubernetes API stand-in until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from kubernaut.errors import CommandError
+from kubernaut.logs import configure_logging
+
+_LOG = logging.getLogger("devcluster")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "dev-cluster",
+        help="serve a local Kubernetes API stand-in (development, demos, tests)",
+        description="Serve an in-memory Kubernetes API on loopback for development and tests.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=6443, help="port to listen on (default 6443, 0 = any free port)"
+    )
+    parser.add_argument(
+        "--kubeconfig-out",
+        type=Path,
+        metavar="FILE",
+        help="write a kubeconfig for this server to FILE",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="restore from FILE on start, snapshot to it on shutdown",
+    )
+    parser.add_argument(
+        "--watch-history",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="watch events retained for resumption (default 10000)",
+    )
+    parser.add_argument(
+        "--no-controllers",
+        action="store_true",
+        help="accepted for compatibility; this core runs no simulated controllers",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from devcluster import persistence
+    from devcluster.runner import DevCluster
+    from devcluster.store import Store
+
+    configure_logging(args.log_level)
+    if not 0 <= args.port <= 65535:
+        raise CommandError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.watch_history < 1:
+        raise CommandError(f"--watch-history must be at least 1, got {args.watch_history}")
+    store = Store(watch_history=args.watch_history)
+    if args.state is not None and args.state.exists():
+        try:
+            problems = persistence.load(store, args.state)
+        except persistence.StateError as err:
+            raise CommandError(str(err)) from err
+        for problem in problems:
+            _LOG.warning(problem)
+    try:
+        cluster = DevCluster.start(
+            host=args.host, port=args.port, kubeconfig=args.kubeconfig_out, store=store
+        )
+    except (OSError, RuntimeError) as err:
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {err}") from err
+    _LOG.info(
+        "devcluster serving",
+        extra={"url": cluster.url, "kubeconfig": str(args.kubeconfig_out or "")},
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    stop.wait()
+    cluster.stop()
+    if args.state is not None:
+        persistence.save(store, args.state)
+        _LOG.info("devcluster state saved", extra={"state": str(args.state)})
+    return 0
