@@ -174,7 +174,11 @@ def _structural(node: Mapping[str, Any], defs: Mapping[str, Any], path: str) -> 
             # false (extra="forbid") is implied by structural pruning; a map's
             # value schema is kept.
             if isinstance(value, Mapping):
-                result[key] = _structural(value, defs, f"{path}{{}}")
+                child = _structural(value, defs, f"{path}{{}}")
+                if any(branch.get("type") == "null" for branch in value.get("anyOf", ())):
+                    # A map value that may be null means something (a key to remove).
+                    child["nullable"] = True
+                result[key] = child
         elif key == "const":
             result["enum"] = [value]
         elif key in ("exclusiveMinimum", "exclusiveMaximum"):

@@ -117,7 +117,8 @@ class DeletePodParams(WireModel):
 class UpdateConfigMapParams(WireModel):
     namespace: _Namespace
     name: Name
-    data_updates: Annotated[dict[str, str], Field(min_length=1)]
+    data_updates: Annotated[dict[str, str | None], Field(min_length=1)]
+    """Keys to set; a null value removes the key (what a recorded rollback uses)."""
 
 
 class CordonNodeParams(WireModel):

@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "certs.cli",
     "devcluster.cli",
     "webhook.policy_cli",
+    "webhook.cli",
     "reconciler.audit.cli",
     "reconciler.actions.cli",
 )

@@ -104,6 +104,11 @@ def _error_from(status: int, reason: str, raw: bytes) -> ApiError:
     return ApiError(status, reason, raw.decode("utf-8", "replace")[:500])
 
 
+def _dry_run_query(dry_run: bool) -> dict[str, str] | None:
+    """Server-side dry run: every admission and validation stage runs, nothing is stored."""
+    return {"dryRun": "All"} if dry_run else None
+
+
 class KubeClient:
     """Generic CRUD, patch and watch for any :class:`Resource`, returning JSON documents."""
 
@@ -180,14 +185,20 @@ class KubeClient:
         }
         return self._request("GET", resource.path(namespace), query=query)
 
-    def create(self, resource: Resource, namespace: str | None, body: JSON) -> JSON:
-        return self._request("POST", resource.path(namespace), body=body)
+    def create(
+        self, resource: Resource, namespace: str | None, body: JSON, *, dry_run: bool = False
+    ) -> JSON:
+        return self._request(
+            "POST", resource.path(namespace), query=_dry_run_query(dry_run), body=body
+        )
 
-    def replace(self, resource: Resource, body: JSON, *, subresource: str = "") -> JSON:
+    def replace(
+        self, resource: Resource, body: JSON, *, subresource: str = "", dry_run: bool = False
+    ) -> JSON:
         """PUT the whole object; ``metadata.resourceVersion`` in ``body`` is the precondition."""
         metadata = body["metadata"]
         path = resource.path(metadata.get("namespace"), metadata["name"], subresource)
-        return self._request("PUT", path, body=body)
+        return self._request("PUT", path, query=_dry_run_query(dry_run), body=body)
 
     def patch(
         self,
@@ -198,10 +209,12 @@ class KubeClient:
         *,
         patch_type: PatchType = "merge",
         subresource: str = "",
+        dry_run: bool = False,
     ) -> JSON:
         return self._request(
             "PATCH",
             resource.path(namespace, name, subresource),
+            query=_dry_run_query(dry_run),
             body=patch,
             content_type=_PATCH_CONTENT_TYPES[patch_type],
         )
@@ -214,6 +227,8 @@ class KubeClient:
         *,
         propagation: Literal["Background", "Foreground", "Orphan"] = "Background",
         uid: str | None = None,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
     ) -> JSON:
         options: JSON = {
             "kind": "DeleteOptions",
@@ -222,7 +237,11 @@ class KubeClient:
         }
         if uid:
             options["preconditions"] = {"uid": uid}
-        return self._request("DELETE", resource.path(namespace, name), body=options)
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        return self._request(
+            "DELETE", resource.path(namespace, name), query=_dry_run_query(dry_run), body=options
+        )
 
     def watch(
         self,

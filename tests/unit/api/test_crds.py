@@ -128,8 +128,11 @@ def structural_problems(schema: dict[str, Any]) -> list[str]:
             problems.append(f"{path}: properties and additionalProperties")
         if "$ref" in node or "$defs" in node or "definitions" in node:
             problems.append(f"{path}: reference")
-        if node.get("type") == "null" or node.get("nullable"):
+        if node.get("type") == "null":
             problems.append(f"{path}: null type")
+        if node.get("nullable") and not path.endswith("{}"):
+            # Optional fields are omitted, never null; only a map value may be null.
+            problems.append(f"{path}: nullable field")
         for combinator in ("oneOf", "anyOf", "allOf", "not"):
             branches = node.get(combinator, [])
             for branch in branches if isinstance(branches, list) else [branches]:
