@@ -1,18 +1,25 @@
 """Policy evaluation latency of the shipped policies, one thread, embedded engine.
 
-Run: .venv/bin/python tests/bench/policy_bench.py [--iterations N]
-Prints p50/p99 latency and evaluations per second for each query the
-admission pipeline makes, with a 10-step WorkflowExecution input.
+Run: .venv/bin/python tests/bench/policy_bench.py [--iterations N] [--steps N]
+Prints p50/p99 latency of each query of the admission pipeline and the
+reconciler with the interpreter and in compiled mode side by side, the
+per-review total (validation_decision + mutation_defaults of a 10-step
+WorkflowExecution CREATE), and the cost of converting the input alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pydantic_core
+import regorus
 
 from webhook.policy import EmbeddedPolicyEngine
 
@@ -95,7 +102,10 @@ def workflow_review(steps: int) -> dict[str, Any]:
     }
 
 
-def measure(name: str, call: Callable[[], object], iterations: int) -> float:
+Row = tuple[float, float]  # p50, p99 in seconds
+
+
+def measure(call: Callable[[], object], iterations: int) -> Row:
     for _ in range(50):
         call()
     samples = []
@@ -104,13 +114,76 @@ def measure(name: str, call: Callable[[], object], iterations: int) -> float:
         call()
         samples.append(time.perf_counter() - started)
     samples.sort()
-    p50 = statistics.median(samples)
-    p99 = samples[int(len(samples) * 0.99) - 1]
-    rate = len(samples) / sum(samples)
+    return statistics.median(samples), samples[max(int(len(samples) * 0.99) - 1, 0)]
+
+
+def print_header(title: str) -> None:
+    print(f"\n{title}")
     print(
-        f"{name:<34} p50 {p50 * 1e6:8.1f} µs   p99 {p99 * 1e6:8.1f} µs   {rate:9.0f} evaluations/s"
+        f"{'':<34} {'interpreter p50':>15} {'p99':>9}   {'compiled p50':>12} {'p99':>9}   "
+        f"{'speed-up':>8}"
     )
-    return p50
+
+
+def print_row(name: str, interpreted: Row, compiled: Row) -> None:
+    print(
+        f"{name:<34} {interpreted[0] * 1e6:12.1f} µs {interpreted[1] * 1e6:6.1f} µs"
+        f"   {compiled[0] * 1e6:9.1f} µs {compiled[1] * 1e6:6.1f} µs"
+        f"   {interpreted[0] / compiled[0]:7.1f}x"
+    )
+
+
+def queries(review: dict[str, Any]) -> list[tuple[str, Callable[[EmbeddedPolicyEngine], object]]]:
+    analysis = {"environment": "production", "confidence": 0.9, "actions": ["scaleDeployment"]}
+    signal = {
+        "signal": {"severity": "sev2"},
+        "namespaceLabels": {"env": "production"},
+        "targetLabels": {},
+    }
+    condition = {
+        "action": "restartDeployment",
+        "parameters": {"restartDeployment": {"namespace": "shop", "deployment": "web"}},
+        "target": {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 3},
+            "status": {"readyReplicas": 3},
+        },
+    }
+    return [
+        ("admission_decision (deny+warn)", lambda engine: engine.admission_decision(review)),
+        ("validation_decision (+approval)", lambda engine: engine.validation_decision(review)),
+        ("mutation_defaults", lambda engine: engine.mutation_defaults(review)),
+        ("approval_denials", lambda engine: engine.approval_denials(review)),
+        ("require_approval (interpreter)", lambda engine: engine.require_approval(analysis)),
+        ("classify", lambda engine: engine.classify(signal)),
+        (
+            "precondition",
+            lambda engine: engine.precondition("deployment_has_ready_replica", condition),
+        ),
+    ]
+
+
+def review_total(engine: EmbeddedPolicyEngine, review: dict[str, Any]) -> None:
+    engine.validation_decision(review)
+    engine.mutation_defaults(review)
+
+
+def conversions(review: dict[str, Any], iterations: int) -> None:
+    """Input conversion alone: what each mode pays before any rule runs."""
+    engine = regorus.Engine()
+    vm = regorus.Rvm()
+    text = json.dumps(review)
+    rows = [
+        ("json.dumps", lambda: json.dumps(review)),
+        ("pydantic_core.to_json (compiled)", lambda: pydantic_core.to_json(review).decode()),
+        ("Engine.set_input (interpreter)", lambda: engine.set_input(review)),
+        ("Engine.set_input_json", lambda: engine.set_input_json(text)),
+        ("Rvm.set_input_json (compiled)", lambda: vm.set_input_json(text)),
+    ]
+    print(f"\ninput conversion, {len(text)} bytes of JSON")
+    for name, call in rows:
+        p50, p99 = measure(call, iterations)
+        print(f"{name:<34} p50 {p50 * 1e6:8.1f} µs   p99 {p99 * 1e6:8.1f} µs")
 
 
 def main() -> None:
@@ -118,51 +191,35 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
-    engine = EmbeddedPolicyEngine(POLICIES)
+    interpreter = EmbeddedPolicyEngine(POLICIES, compiled=False)
+    compiled = EmbeddedPolicyEngine(POLICIES)
+    if compiled.mode != "compiled":
+        raise SystemExit(f"compiled mode is unavailable: {compiled.status().detail}")
     review = workflow_review(args.steps)
-    assert engine.admission_decision(review).allowed, engine.admission_decision(review)
+    for engine in (interpreter, compiled):
+        decision = engine.validation_decision(review)
+        if not decision.allowed:
+            raise SystemExit(f"the benchmark review is denied: {decision.deny}")
     print(
-        f"shipped policies, {args.steps}-step WorkflowExecution, "
-        f"{args.iterations} iterations, one thread"
+        f"shipped policies, {args.steps}-step WorkflowExecution CREATE, "
+        f"{args.iterations} iterations per query, one thread"
     )
-    total = 0.0
-    total += measure(
-        "admission_decision (deny+warn)", lambda: engine.admission_decision(review), args.iterations
-    )
-    measure(
-        "validation_decision (+approval)",
-        lambda: engine.validation_decision(review),
-        args.iterations,
-    )
-    total += measure("mutation_defaults", lambda: engine.mutation_defaults(review), args.iterations)
-    total += measure("approval_denials", lambda: engine.approval_denials(review), args.iterations)
+    print_header("per query")
+    for name, call in queries(review):
+        print_row(
+            name,
+            measure(functools.partial(call, interpreter), args.iterations),
+            measure(functools.partial(call, compiled), args.iterations),
+        )
+    print_header("per review (validation_decision + mutation_defaults)")
+    interpreted_total = measure(lambda: review_total(interpreter, review), args.iterations)
+    compiled_total = measure(lambda: review_total(compiled, review), args.iterations)
+    print_row("total", interpreted_total, compiled_total)
     print(
-        f"{'mutation+admission+approval':<34} p50 {total * 1e6:8.1f} µs   "
-        f"-> {1 / total:9.0f} reviews/s"
+        f"{'':<34} {1 / interpreted_total[0]:12.0f} /s {'':>9}   "
+        f"{1 / compiled_total[0]:9.0f} /s   (policy work alone, p50)"
     )
-    analysis = {"environment": "production", "confidence": 0.9, "actions": ["scaleDeployment"]}
-    measure("require_approval", lambda: engine.require_approval(analysis), args.iterations)
-    signal = {
-        "signal": {"severity": "sev2"},
-        "namespaceLabels": {"env": "production"},
-        "targetLabels": {},
-    }
-    measure("classify", lambda: engine.classify(signal), args.iterations)
-    target = {
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {"replicas": 3},
-        "status": {"readyReplicas": 3},
-    }
-    condition = {
-        "action": "restartDeployment",
-        "parameters": {"restartDeployment": {"namespace": "shop", "deployment": "web"}},
-        "target": target,
-    }
-    measure(
-        "precondition",
-        lambda: engine.precondition("deployment_has_ready_replica", condition),
-        args.iterations,
-    )
+    conversions(review, args.iterations)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,13 @@ RELOAD_FAILURES = Counter(
 )
 BUNDLE_INFO = Gauge(
     "kubernaut_policy_bundle_info",
-    "The policy bundle in service (value 1), by content digest.",
-    ["sha256"],
+    "The policy bundle in service (value 1), by content digest and evaluation mode "
+    "(compiled: regorus VM program; interpreter: compiled mode off or unavailable).",
+    ["sha256", "mode"],
+)
+INTERPRETER_FALLBACKS = Counter(
+    "kubernaut_policy_interpreter_fallbacks_total",
+    "Compiled-mode queries answered by the interpreter instead: the VM gave an "
+    "undefined value (undefined) or failed (error).",
+    ["reason"],
 )

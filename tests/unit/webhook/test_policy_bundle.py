@@ -132,7 +132,7 @@ def test_reload_swaps_the_bundle(tmp_path: Path) -> None:
     status = engine.status()
     assert status.bundle_sha256 != first
     assert status.bundle_sha256 is not None
-    labels = {"sha256": status.bundle_sha256}
+    labels = {"sha256": status.bundle_sha256, "mode": engine.mode}
     assert REGISTRY.get_sample_value("kubernaut_policy_bundle_info", labels) == 1.0
 
 
