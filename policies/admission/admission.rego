@@ -30,49 +30,57 @@ environment := lib.object_environment
 
 production if environment == "production"
 
-# Every remediation step under review, as {label, action, params}:
+# Every remediation step under review, as {number, name, rollback, action, params}:
 # the steps of a WorkflowExecution and their rollback specs, or the single
 # step of a KubernetesExecution. `params` is the action's parameter block.
-steps contains step if {
-	input.kind.kind == "WorkflowExecution"
+# Messages name a step with label(step); it is only formatted for a violation.
+steps := array.concat(primary_steps, rollback_steps)
+
+default primary_steps := []
+
+default rollback_steps := []
+
+primary_steps := [step |
 	some s in input.object.spec.workflowDefinition.steps
 	step := {
-		"label": sprintf("step %v (%v)", [s.stepNumber, s.name]),
+		"number": s.stepNumber, "name": s.name, "rollback": false,
 		"action": s.action,
 		"params": object.get(s, ["parameters", s.action], {}),
 	}
+] if input.kind.kind == "WorkflowExecution"
+
+primary_steps := [{
+	"number": object.get(spec, "stepNumber", "?"), "name": spec.action, "rollback": false,
+	"action": spec.action,
+	"params": object.get(spec, ["parameters", spec.action], {}),
+}] if {
+	input.kind.kind == "KubernetesExecution"
+	spec := input.object.spec
 }
 
-steps contains step if {
-	input.kind.kind == "WorkflowExecution"
+rollback_steps := [step |
 	some s in input.object.spec.workflowDefinition.steps
 	rollback := s.rollbackSpec
 	step := {
-		"label": sprintf("step %v (%v) rollback", [s.stepNumber, s.name]),
+		"number": s.stepNumber, "name": s.name, "rollback": true,
 		"action": rollback.action,
 		"params": object.get(rollback, ["parameters", rollback.action], {}),
 	}
-}
+] if input.kind.kind == "WorkflowExecution"
 
-steps contains step if {
-	input.kind.kind == "KubernetesExecution"
-	spec := input.object.spec
-	step := {
-		"label": sprintf("step %v (%v)", [object.get(spec, "stepNumber", "?"), spec.action]),
-		"action": spec.action,
-		"params": object.get(spec, ["parameters", spec.action], {}),
-	}
-}
-
-steps contains step if {
+rollback_steps := [{
+	"number": object.get(input.object.spec, "stepNumber", "?"), "name": rollback.action,
+	"rollback": true,
+	"action": rollback.action,
+	"params": object.get(rollback, ["parameters", rollback.action], {}),
+}] if {
 	input.kind.kind == "KubernetesExecution"
 	rollback := input.object.spec.rollbackSpec
-	step := {
-		"label": sprintf("step %v rollback (%v)", [object.get(input.object.spec, "stepNumber", "?"), rollback.action]),
-		"action": rollback.action,
-		"params": object.get(rollback, ["parameters", rollback.action], {}),
-	}
 }
+
+label(step) := sprintf("step %v (%v)", [step.number, step.name]) if not step.rollback
+
+label(step) := sprintf("step %v (%v) rollback", [step.number, step.name]) if step.rollback
 
 # Summaries of `steps`, computed once per evaluation: every rule below first
 # checks them (cheap set operations) and only walks the steps to name the
@@ -99,7 +107,7 @@ deny contains msg if {
 	some step in steps
 	ns := step.params.namespace
 	ns in protected_namespaces
-	msg := sprintf("%v: namespace %v is protected; remediation may not act in it", [step.label, ns])
+	msg := sprintf("%v: namespace %v is protected; remediation may not act in it", [label(step), ns])
 }
 
 deny contains msg if {
@@ -123,7 +131,7 @@ deny contains msg if {
 	step.params.replicas == 0
 	not step.params.allowScaleToZero == true
 	msg := sprintf("%v: scaling %v/%v to 0 replicas requires allowScaleToZero: true", [
-		step.label, step.params.namespace, step.params.deployment,
+		label(step), step.params.namespace, step.params.deployment,
 	])
 }
 
@@ -132,7 +140,7 @@ deny contains msg if {
 	max(scale_replicas) > config.maxReplicas
 	some step in scale_steps
 	step.params.replicas > config.maxReplicas
-	msg := sprintf("%v: replicas %v exceeds the maximum %v", [step.label, step.params.replicas, config.maxReplicas])
+	msg := sprintf("%v: replicas %v exceeds the maximum %v", [label(step), step.params.replicas, config.maxReplicas])
 }
 
 # --- node actions -----------------------------------------------------------
@@ -144,7 +152,7 @@ deny contains msg if {
 	step.action in node_actions
 	not environment in config.nodeActions.allowedEnvironments
 	msg := sprintf("%v: %v of node %v is not allowed in environment %v (allowed: %v)", [
-		step.label, step.action, object.get(step.params, "nodeName", "?"), environment,
+		label(step), step.action, object.get(step.params, "nodeName", "?"), environment,
 		concat(", ", sort(config.nodeActions.allowedEnvironments)),
 	])
 }
@@ -170,7 +178,7 @@ deny contains msg if {
 	image := step.params.newImage
 	not image_allowed(image)
 	msg := sprintf("%v: image %v is not from an allowed registry (allowed: %v)", [
-		step.label, image, concat(", ", sort(config.allowedImageRegistries)),
+		label(step), image, concat(", ", sort(config.allowedImageRegistries)),
 	])
 }
 
@@ -185,7 +193,7 @@ deny contains msg if {
 	step.action in destructive_actions
 	not input.object.spec.executionStrategy.approvalRequired == true
 	msg := sprintf("%v: destructive action %v in production requires executionStrategy.approvalRequired: true", [
-		step.label, step.action,
+		label(step), step.action,
 	])
 }
 

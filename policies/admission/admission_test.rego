@@ -301,5 +301,5 @@ test_kubernetes_execution_rollback_checked if {
 		"action": "scaleDeployment",
 		"parameters": {"scaleDeployment": {"namespace": "shop", "deployment": "web", "replicas": 0}},
 	}}])
-	admission.deny == {"step 1 rollback (scaleDeployment): scaling shop/web to 0 replicas requires allowScaleToZero: true"} with input as review
+	admission.deny == {"step 1 (scaleDeployment) rollback: scaling shop/web to 0 replicas requires allowScaleToZero: true"} with input as review
 }
