@@ -84,10 +84,10 @@ class ExecutionStrategy(WireModel):
 class WorkflowTimeouts(WireModel):
     """Time allowed per phase; a step without its own timeout gets ``step``."""
 
-    planning: Duration = "1m"
+    planning: Duration = "30s"
     validating: Duration = "5m"
     step: Duration | None = None
-    monitoring: Duration = "5m"
+    monitoring: Duration = "10m"
 
 
 class WorkflowExecutionSpec(WireModel):
@@ -128,6 +128,8 @@ class ValidationResults(WireModel):
     dry_run_results: DryRunResults | None = None
     approval_received: bool | None = None
     approval_timestamp: Timestamp | None = None
+    approved_by: str | None = None
+    """Who approved (the ``kubernaut.ai/approved-by`` annotation stamped by the webhook)."""
     validation_errors: list[str] | None = None
 
 
@@ -161,7 +163,11 @@ class WorkflowResult(WireModel):
 
 class WorkflowExecutionStatus(CommonStatus[WorkflowExecutionPhase]):
     current_step: _Count | None = None
+    """Steps finished so far (completed, failed or skipped): progress against totalSteps."""
     total_steps: _Count | None = None
+    steps_completed: _Count | None = None
+    steps_failed: _Count | None = None
+    steps_skipped: _Count | None = None
     execution_plan: ExecutionPlan | None = None
     validation_results: ValidationResults | None = None
     step_statuses: list[StepStatus] | None = None

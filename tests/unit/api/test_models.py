@@ -230,7 +230,7 @@ def test_static_defaults_are_added_and_nothing_else() -> None:
     for s in expected["spec"]["workflowDefinition"]["steps"]:
         s["parameters"]["scaleDeployment"]["allowScaleToZero"] = False
     expected["spec"]["executionStrategy"] = {"maxParallel": 3}
-    expected["spec"]["timeouts"] = {"planning": "1m", "validating": "5m", "monitoring": "5m"}
+    expected["spec"]["timeouts"] = {"planning": "30s", "validating": "5m", "monitoring": "10m"}
     assert result == expected
 
 
