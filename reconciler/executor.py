@@ -39,6 +39,25 @@ class ConflictError(Exception):
     """The object changed since it was read; re-read and decide again."""
 
 
+class ChildRejectedError(Exception):
+    """The API server refused to create a child for good (admission denial, invalid object).
+
+    Retrying the same create cannot succeed; the manager offers it to the
+    controller (``child_rejected``) so the parent can fail with the message.
+    """
+
+    def __init__(self, body: JSON, error: ApiError) -> None:
+        name = (body.get("metadata") or {}).get("name", "?")
+        super().__init__(f"{body.get('kind', 'object')} {name} rejected: {error.message}")
+        self.body = body
+        self.status = error.status
+        self.message = error.message or str(error)
+
+
+# Answers that mean the object itself is refused; anything else may pass on a retry.
+_PERMANENT_REJECTIONS = frozenset({400, 403, 422})
+
+
 class AuditRecorder(Protocol):
     def transition(self, obj: JSON, index: int) -> None: ...
 
@@ -171,6 +190,8 @@ class Executor:
         try:
             self._client.create(resource, namespace, body)
         except ApiError as err:
+            if err.status in _PERMANENT_REJECTIONS:
+                raise ChildRejectedError(body, err) from err
             if not err.already_exists:
                 raise
             _log.debug(

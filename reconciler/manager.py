@@ -25,7 +25,14 @@ from typing import Any
 
 from reconciler.cache import ObjectKey, controller_owner, key_of
 from reconciler.controller import ClusterView, Controller
-from reconciler.executor import AuditRecorder, ConflictError, EventSink, Executor
+from reconciler.executor import (
+    AuditRecorder,
+    ChildRejectedError,
+    ConflictError,
+    EventSink,
+    Executor,
+    Outcome,
+)
 from reconciler.informer import EventType, Informer, InformerSettings
 from reconciler.kube import ApiError, KubeClient, Resource
 from reconciler.metrics import ReconcilerMetrics
@@ -128,9 +135,16 @@ class Manager:
 
     @staticmethod
     def _enqueue_self(runner: _Runner) -> Callable[[EventType, JSON], None]:
+        # A controller may name other objects of its kind that an event concerns
+        # too (like controller-runtime's map functions): ``related_keys(obj)``.
+        related = getattr(runner.controller, "related_keys", None)
+
         def handle(event_type: EventType, obj: JSON) -> None:
             if event_type != "DELETED":
                 runner.queue.add(key_of(obj))
+            if related is not None:
+                for key in related(obj):
+                    runner.queue.add(key)
 
         return handle
 
@@ -243,6 +257,9 @@ class Manager:
                 try:
                     outcome = runner.executor.apply(obj, effects)
                     break
+                except ChildRejectedError as rejection:
+                    outcome = self._child_rejected(runner, obj, rejection)
+                    break
                 except ConflictError:
                     result = "conflict"
                     fresh = self._reread(controller.resource, namespace, name)
@@ -273,6 +290,21 @@ class Manager:
             self.metrics.reconcile_seconds.labels(controller.name).observe(
                 time.perf_counter() - started
             )
+
+    def _child_rejected(self, runner: _Runner, obj: JSON, rejection: ChildRejectedError) -> Outcome:
+        """Let the controller answer a child the API server refused for good (e.g. a policy).
+
+        Retrying such a create can never succeed; a controller with
+        ``child_rejected(obj, child, message, now) -> effects`` turns it into a
+        failure with the server's message. Without the hook it is an error
+        (retried with backoff), as any other.
+        """
+        handler = getattr(runner.controller, "child_rejected", None)
+        if handler is None:
+            raise rejection
+        fresh = self._reread(runner.controller.resource, *key_of(obj)) or obj
+        effects = handler(fresh, rejection.body, rejection.message, self._clock())
+        return runner.executor.apply(fresh, effects)
 
     def _reread(self, resource: Resource, namespace: str, name: str) -> JSON | None:
         try:
