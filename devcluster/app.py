@@ -23,6 +23,7 @@ import yaml
 from devcluster import discovery, errors, openapi, tables
 from devcluster.admission import UserInfo
 from devcluster.auth import AuthConfig, RequestAttributes
+from devcluster.disruption import check_eviction
 from devcluster.errors import ApiError
 from devcluster.patching import (
     APPLY_PATCH,
@@ -458,6 +459,7 @@ class DevClusterApp:
     def _evict(self, request: _Request, target: _Target) -> _Response:
         body = _decode_body(request)
         options = body.get("deleteOptions") or {}
+        self._check_disruption_budgets(target)
         self.store.delete(
             target.rtype,
             target.namespace or "",
@@ -467,6 +469,17 @@ class DevClusterApp:
             dry_run=_dry_run(request) or "All" in (options.get("dryRun") or []),
         )
         return _Response(201, _encode(_status_success(201)))
+
+    def _check_disruption_budgets(self, target: _Target) -> None:
+        namespace = target.namespace or ""
+        pod = self.store.get(target.rtype, namespace, target.name)
+        pdb_type = self.store.registry.lookup("policy", "v1", "poddisruptionbudgets")
+        if pdb_type is None:
+            return
+        budgets = self.store.list_objects(pdb_type, namespace).items
+        if budgets:
+            pods = self.store.list_objects(target.rtype, namespace).items
+            check_eviction(pod, budgets, pods)
 
     def _delete_options(self, request: _Request) -> tuple[str | None, JsonObject | None, bool]:
         options = _parse_json(request.body) if request.body.strip() else {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -49,7 +50,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-controllers",
         action="store_true",
-        help="accepted for compatibility; this core runs no simulated controllers",
+        help="run no simulated controllers (Deployments, ReplicaSets, Jobs)",
+    )
+    parser.add_argument(
+        "--webhook-host-map",
+        action="append",
+        default=[],
+        metavar="SERVICE.NS=HOST:PORT",
+        help="where an admission webhook's service reference is served (repeatable)",
+    )
+    parser.add_argument(
+        "--job-runner-path",
+        default="",
+        metavar="DIRS",
+        help=(
+            "extra directories (os.pathsep-separated) searched for a Job container's "
+            "command[0]; the Python interpreter's directory is always searched"
+        ),
+    )
+    parser.add_argument(
+        "--job-outcome",
+        choices=("succeed", "fail"),
+        default="succeed",
+        help="outcome of Jobs whose command is not found locally (default succeed)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
@@ -59,14 +82,27 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from devcluster import persistence
+    from devcluster.controllers import ControllerOptions, JobOptions
     from devcluster.runner import DevCluster
     from devcluster.store import Store
+    from devcluster.webhook_client import HostMapError, parse_host_map
 
     configure_logging(args.log_level)
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port must be between 0 and 65535, got {args.port}")
     if args.watch_history < 1:
         raise CommandError(f"--watch-history must be at least 1, got {args.watch_history}")
+    try:
+        services = parse_host_map(args.webhook_host_map)
+    except HostMapError as err:
+        raise CommandError(f"--webhook-host-map {err}") from err
+    controllers = None
+    if not args.no_controllers:
+        extra = tuple(Path(p) for p in args.job_runner_path.split(os.pathsep) if p)
+        job = JobOptions(
+            runner_path=(*JobOptions().runner_path, *extra), default_outcome=args.job_outcome
+        )
+        controllers = ControllerOptions(job=job)
     store = Store(watch_history=args.watch_history)
     if args.state is not None and args.state.exists():
         try:
@@ -77,7 +113,12 @@ def _run(args: argparse.Namespace) -> int:
             _LOG.warning(problem)
     try:
         cluster = DevCluster.start(
-            host=args.host, port=args.port, kubeconfig=args.kubeconfig_out, store=store
+            host=args.host,
+            port=args.port,
+            kubeconfig=args.kubeconfig_out,
+            store=store,
+            webhook_services=services,
+            controllers=controllers,
         )
     except (OSError, RuntimeError) as err:
         raise CommandError(f"cannot serve on {args.host}:{args.port}: {err}") from err

@@ -188,6 +188,16 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
     ResourceType(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        True,
+        short_names=("pdb",),
+        status_subresource=True,
+        has_generation=True,
+    ),
+    ResourceType(
         "events.k8s.io",
         "v1",
         "Event",

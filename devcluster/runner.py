@@ -23,7 +23,10 @@ import yaml
 from devcluster.admission import AdmissionChain
 from devcluster.app import DevClusterApp
 from devcluster.auth import ADMIN_TOKEN, AuthConfig
+from devcluster.controllers import ControllerOptions, Controllers
 from devcluster.store import Store
+from devcluster.webhook_client import ServiceMap
+from devcluster.webhooks import WebhookAdmission
 
 CONTEXT = "devcluster"
 
@@ -87,6 +90,7 @@ class DevCluster:
     kubeconfig: Path | None
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+    _controllers: Controllers | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -105,8 +109,19 @@ class DevCluster:
         admission: AdmissionChain | None = None,
         store: Store | None = None,
         startup_timeout: float = 10.0,
+        webhooks: bool = True,
+        webhook_services: ServiceMap | None = None,
+        controllers: ControllerOptions | None = None,
     ) -> DevCluster:
+        """Serve in a background thread.
+
+        ``webhooks``: call the stored admission webhook configurations (service
+        references resolve through ``webhook_services``). ``controllers``: run
+        the simulated controllers (none when ``None``).
+        """
         store = store or Store(watch_history=watch_history, admission=admission)
+        if webhooks:
+            store.admission.add(WebhookAdmission(store, webhook_services))
         app = DevClusterApp(store, auth, bookmark_interval=bookmark_interval)
         port = port or free_port(host)
         server = build_server(app, host, port)
@@ -123,9 +138,14 @@ class DevCluster:
         cluster = cls(store, app, host, port, None, server, thread)
         if kubeconfig is not None:
             cluster.kubeconfig = write_kubeconfig(kubeconfig, cluster.url)
+        if controllers is not None:
+            cluster._controllers = Controllers(store, cluster.url, app.auth, controllers)
+            cluster._controllers.start()
         return cluster
 
     def stop(self) -> None:
+        if self._controllers is not None:
+            self._controllers.stop()
         self.store.drop_watches()
         self._server.should_exit = True
         self._thread.join(timeout=10)
