@@ -30,7 +30,8 @@ NotificationType = Literal["Escalation", "Approval", "Completion", "StatusUpdate
 NotificationPriority = Literal["critical", "high", "medium", "low"]
 ChannelType = Literal["log", "webhook", "slack"]
 
-_MAX_ATTEMPTS_LOGGED = 100
+_MAX_ATTEMPTS_LOGGED = 200
+"""10 channels x 20 attempts: the log is complete, so attempts are counted from it."""
 
 
 class SecretKeyRef(WireModel):

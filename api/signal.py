@@ -46,6 +46,8 @@ class Enrichment(WireModel):
     target_found: bool | None = None
     """Whether the target resource exists."""
     owner_chain: list[OwnerChainEntry] | None = None
+    target_labels: dict[str, str] | None = None
+    """Labels of the target resource (the classification policy's ``targetLabels``)."""
     namespace_labels: dict[str, str] | None = None
     """Labels of the target's namespace."""
     environment: str | None = None

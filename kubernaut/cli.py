@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "webhook.policy_cli",
     "webhook.cli",
     "reconciler.audit.cli",
+    "reconciler.cli",
     "reconciler.actions.cli",
 )
 

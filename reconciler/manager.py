@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from reconciler.cache import ObjectKey, controller_owner, key_of
 from reconciler.controller import ClusterView, Controller
 from reconciler.executor import (
@@ -80,7 +82,9 @@ class Manager:
     ) -> None:
         self.client = client
         self.settings = settings or ManagerSettings()
-        self.metrics = metrics or ReconcilerMetrics()
+        # Without explicit metrics (tests, embedding) use a private registry, so
+        # that several managers in one process never collide on metric names.
+        self.metrics = metrics or ReconcilerMetrics(CollectorRegistry())
         self._clock = clock
         self._leading = leading
         self._stop = threading.Event()
@@ -214,6 +218,15 @@ class Manager:
             for informers in self._informers.values():
                 for informer in informers:
                     informer.resync()
+
+    def objects(self) -> list[JSON]:
+        """Every cached object of the controllers' own kinds (for rebuilding the audit trail)."""
+        return [
+            obj
+            for runner in self._runners
+            for informer in self._informers[runner.controller.resource]
+            for obj in informer.cache.list()
+        ]
 
     def queue_depths(self) -> dict[str, int]:
         return {runner.controller.name: len(runner.queue) for runner in self._runners}
