@@ -44,15 +44,14 @@ from reconciler.controllers.finalizer import (
     AuditCompleteness,
     audit_complete,
     deleting,
-    ensure_finalizer,
     finalize,
 )
 from reconciler.controllers.freshness import STALE_RECHECK_SECONDS, is_current
-from reconciler.controllers.progress import Moves
+from reconciler.controllers.progress import Moves, opening
 from reconciler.controllers.specs import object_key, parse_spec
 from reconciler.effects import AuditNote, Effect, RequeueAfter
 from reconciler.kube import Resource
-from reconciler.transitions import current_phase, terminal
+from reconciler.transitions import current_phase
 from webhook.policy import ApprovalRequirement, PolicyEngine, PolicyError
 
 __all__ = [
@@ -169,20 +168,8 @@ class AIAnalysisController:
     def decide(self, obj: JSON, observed: AIAnalysisObserved, now: datetime) -> list[Effect]:
         if deleting(obj):
             return finalize(obj, complete=observed.audit_complete, now=now)
-        moves = Moves(obj)
-        moves.add(*ensure_finalizer(obj))
-        if terminal(obj):
-            return moves.effects
-        if moves.phase is None:
-            moves.move("Pending", reason="Accepted", now=now)
-        if observed.invalid_spec is not None:
-            moves.move(
-                "Failed",
-                reason="InvalidSpec",
-                now=now,
-                message=observed.invalid_spec,
-                status={"message": observed.invalid_spec, "completionTime": format_timestamp(now)},
-            )
+        moves, proceed = opening(obj, now, observed.invalid_spec)
+        if not proceed:
             return moves.effects
         if moves.phase == "Pending":
             moves.move(

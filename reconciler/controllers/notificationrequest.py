@@ -40,11 +40,10 @@ from reconciler.controllers.finalizer import (
     AuditCompleteness,
     audit_complete,
     deleting,
-    ensure_finalizer,
     finalize,
 )
 from reconciler.controllers.freshness import STALE_RECHECK_SECONDS, is_current
-from reconciler.controllers.progress import Moves
+from reconciler.controllers.progress import Moves, opening
 from reconciler.controllers.specs import object_key, parse_spec
 from reconciler.effects import AuditNote, Effect, PatchStatus, RecordEvent, RequeueAfter
 from reconciler.kube import Resource
@@ -52,7 +51,7 @@ from reconciler.notify.channels import ChannelSender, default_senders
 from reconciler.notify.message import Notification, delivery_id
 from reconciler.notify.schedule import ChannelState, channel_states, due, next_due, verdict
 from reconciler.notify.secrets import read_url
-from reconciler.transitions import current_phase, terminal
+from reconciler.transitions import current_phase
 
 __all__ = [
     "NOTIFICATION_REQUESTS",
@@ -172,21 +171,9 @@ class NotificationRequestController:
     ) -> list[Effect]:
         if deleting(obj):
             return finalize(obj, complete=observed.audit_complete, now=now)
-        moves = Moves(obj)
-        moves.add(*ensure_finalizer(obj))
-        if terminal(obj):
-            return moves.effects
-        if moves.phase is None:
-            moves.move("Pending", reason="Accepted", now=now)
         spec = parse_spec(NotificationRequestSpec, obj)
-        if isinstance(spec, str):
-            moves.move(
-                "Failed",
-                reason="InvalidSpec",
-                now=now,
-                message=spec,
-                status={"message": spec, "completionTime": format_timestamp(now)},
-            )
+        moves, proceed = opening(obj, now, spec if isinstance(spec, str) else None)
+        if not proceed or isinstance(spec, str):
             return moves.effects
         if moves.phase == "Pending":
             moves.move(

@@ -14,10 +14,12 @@ import copy
 from datetime import datetime
 from typing import Any
 
+from api.timestamps import format_timestamp
+from reconciler.controllers.finalizer import ensure_finalizer
 from reconciler.effects import Effect, PatchStatus
-from reconciler.transitions import current_phase, move_to
+from reconciler.transitions import current_phase, move_to, terminal
 
-__all__ = ["Moves"]
+__all__ = ["Moves", "opening"]
 
 JSON = dict[str, Any]
 
@@ -49,6 +51,32 @@ class Moves:
         status: JSON | None = None,
     ) -> None:
         self.add(*move_to(self.obj, phase, reason=reason, now=now, message=message, status=status))
+
+
+def opening(obj: JSON, now: datetime, invalid_spec: str | None) -> tuple[Moves, bool]:
+    """What every simple controller's ``decide`` starts with, and whether to go on.
+
+    The cleanup finalizer; nothing more once terminal; the first phase
+    (Pending); and Failed for a spec that cannot be read (the webhook should
+    have refused it). Returns the moves so far and True when the controller's
+    own phase logic should run.
+    """
+    moves = Moves(obj)
+    moves.add(*ensure_finalizer(obj))
+    if terminal(obj):
+        return moves, False
+    if moves.phase is None:
+        moves.move("Pending", reason="Accepted", now=now)
+    if invalid_spec is not None:
+        moves.move(
+            "Failed",
+            reason="InvalidSpec",
+            now=now,
+            message=invalid_spec,
+            status={"message": invalid_spec, "completionTime": format_timestamp(now)},
+        )
+        return moves, False
+    return moves, True
 
 
 def _with_status(obj: JSON, changes: JSON) -> JSON:
