@@ -14,7 +14,13 @@ from typing import Annotated, Final
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-__all__ = ["TIMESTAMP_PATTERN", "Timestamp", "format_timestamp", "parse_timestamp"]
+__all__ = [
+    "TIMESTAMP_PATTERN",
+    "Timestamp",
+    "format_timestamp",
+    "parse_timestamp",
+    "timestamp_or_none",
+]
 
 TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 _WHOLE = re.compile(TIMESTAMP_PATTERN)
@@ -32,6 +38,16 @@ def parse_timestamp(text: str) -> datetime:
         return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"invalid timestamp {text!r}: not a calendar date and time") from None
+
+
+def timestamp_or_none(value: object) -> datetime | None:
+    """Parse a wire timestamp read from an object; None when absent or malformed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
 
 
 def format_timestamp(value: datetime) -> str:

@@ -11,7 +11,7 @@ from api.constants import API_VERSION
 from api.kubernetesexecution import RollbackInfo
 from api.meta import ObjectReference
 from api.results import StepExecutionResult
-from api.timestamps import parse_timestamp
+from api.timestamps import timestamp_or_none
 
 __all__ = [
     "Outcome",
@@ -34,15 +34,6 @@ _FAILED_PHASES: Final = frozenset({"Failed", "TimedOut"})
 def _status(execution: JSON) -> JSON:
     status = execution.get("status")
     return status if isinstance(status, dict) else {}
-
-
-def _timestamp(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        return None
 
 
 def execution_outcome(execution: JSON) -> Outcome:
@@ -93,11 +84,11 @@ def execution_attempts(execution: JSON) -> int:
 
 
 def created_at(execution: JSON) -> datetime | None:
-    return _timestamp((execution.get("metadata") or {}).get("creationTimestamp"))
+    return timestamp_or_none((execution.get("metadata") or {}).get("creationTimestamp"))
 
 
 def finished_at(execution: JSON) -> datetime | None:
-    return _timestamp(_status(execution).get("completionTime"))
+    return timestamp_or_none(_status(execution).get("completionTime"))
 
 
 def execution_reference(name: str, namespace: str, execution: JSON | None) -> ObjectReference:

@@ -49,7 +49,7 @@ from api.constants import (
     finalizer_for,
 )
 from api.durations import format_duration
-from api.timestamps import format_timestamp, parse_timestamp
+from api.timestamps import format_timestamp, timestamp_or_none
 from api.workflowexecution import (
     DryRunResults,
     DryRunStepResult,
@@ -301,7 +301,7 @@ class WorkflowExecutionController:
         return move_to(obj, "Validating", reason="Planned", now=now, message=message, status=status)
 
     def _validation_deadline(self, obj: JSON, context: WorkflowContext) -> datetime | None:
-        started = _timestamp(_status(obj).get("validationStartTime")) or phase_started(obj)
+        started = timestamp_or_none(_status(obj).get("validationStartTime")) or phase_started(obj)
         return started + context.timeouts.validating if started is not None else None
 
     def _validating(
@@ -421,7 +421,10 @@ class WorkflowExecutionController:
     def _start_execution(
         self, obj: JSON, now: datetime, validation: JSON, reason: str
     ) -> list[Effect]:
-        status = {"validationResults": validation, "executionStartTime": format_timestamp(now)}
+        status = {
+            "validationResults": validation,
+            "executionStartTime": format_timestamp(now),
+        }
         return move_to(obj, "Executing", reason=reason, now=now, status=status)
 
     def _executing(
@@ -506,7 +509,9 @@ class WorkflowExecutionController:
                 records=records,
                 status={"workflowResult": success_result(records, healths)},
             )
-        started = _timestamp(_status(obj).get("monitoringStartTime")) or phase_started(obj) or now
+        started = (
+            timestamp_or_none(_status(obj).get("monitoringStartTime")) or phase_started(obj) or now
+        )
         limit = context.timeouts.monitoring
         deadline = started + limit
         if now >= deadline:
@@ -601,7 +606,7 @@ def _finish(
     status: JSON,
 ) -> list[Effect]:
     """Move to a terminal phase with the result, metrics and completion time."""
-    started = _timestamp(_status(obj).get("planningStartTime"))
+    started = timestamp_or_none(_status(obj).get("planningStartTime"))
     final: JSON = {
         **status,
         "executionMetrics": execution_metrics(records or {}, started, now),
@@ -616,15 +621,6 @@ def _finish(
 def _status(obj: JSON) -> JSON:
     status = obj.get("status")
     return status if isinstance(status, dict) else {}
-
-
-def _timestamp(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        return None
 
 
 def _owner_annotations(obj: JSON, view: ClusterView) -> dict[str, str]:
@@ -656,7 +652,7 @@ def _approval(obj: JSON, observed: WorkflowObserved) -> str | None:
 
 def _approval_record(obj: JSON, observed: WorkflowObserved, now: datetime) -> JSON:
     annotations = _approval_annotations(obj, observed)
-    at = _timestamp(annotations.get(ANNOTATION_APPROVED_AT)) or now
+    at = timestamp_or_none(annotations.get(ANNOTATION_APPROVED_AT)) or now
     record: JSON = {"approvalReceived": True, "approvalTimestamp": format_timestamp(at)}
     who = annotations.get(ANNOTATION_APPROVED_BY)
     if isinstance(who, str) and who:
