@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint typecheck policy-test pytest crds bench clean
+.PHONY: run test lint typecheck policy-test pytest crds chart-policies bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ pytest: $(STAMP)
 
 crds: $(STAMP)
 	$(BIN)/kubernaut crds --out charts/kubernaut/crds
+
+# The chart ships a copy of the policy bundle (helm does not package files outside the
+# chart); tests/unit/charts checks that it equals policies/.
+chart-policies: $(STAMP)
+	rm -rf charts/kubernaut/policies
+	$(BIN)/python -c 'import pathlib, shutil; from webhook.policy.bundle import bundle_files; \
+	src, dst = pathlib.Path("policies"), pathlib.Path("charts/kubernaut/policies"); \
+	[(dst / f).parent.mkdir(parents=True, exist_ok=True) or shutil.copyfile(src / f, dst / f) for f in bundle_files(src)]'
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
