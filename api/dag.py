@@ -47,18 +47,21 @@ def step_dag_errors(steps: Sequence[DagStep], path: str = STEPS_PATH) -> list[Fi
         else:
             index_of[step.step_number] = index
 
+    # A cycle needs an edge to a step listed later; without one, the list order is a
+    # topological order and the cycle search is skipped.
+    forward_edge = False
     for index, step in enumerate(steps):
         seen: set[int] = set()
         for position, dependency in enumerate(step.depends_on or ()):
-            where = f"{path}[{index}].dependsOn[{position}]"
-            if dependency == step.step_number:
-                errors.append(FieldError(where, f"step {dependency} cannot depend on itself"))
-            elif dependency not in index_of:
-                errors.append(FieldError(where, f"step {dependency} does not exist"))
-            elif dependency in seen:
-                errors.append(FieldError(where, f"step {dependency} is listed more than once"))
+            problem = _dependency_problem(dependency, step.step_number, index_of, seen)
             seen.add(dependency)
+            if problem:
+                errors.append(FieldError(f"{path}[{index}].dependsOn[{position}]", problem))
+            elif index_of[dependency] > index:
+                forward_edge = True
 
+    if not forward_edge:
+        return errors
     for cycle in _cycles(_edges(steps, index_of)):
         first = min(cycle, key=index_of.__getitem__)
         start = cycle.index(first)
@@ -72,6 +75,19 @@ def step_dag_errors(steps: Sequence[DagStep], path: str = STEPS_PATH) -> list[Fi
             )
         )
     return errors
+
+
+def _dependency_problem(
+    dependency: int, step_number: int, index_of: dict[int, int], seen: set[int]
+) -> str:
+    """What is wrong with one ``dependsOn`` entry ("" when nothing)."""
+    if dependency == step_number:
+        return f"step {dependency} cannot depend on itself"
+    if dependency not in index_of:
+        return f"step {dependency} does not exist"
+    if dependency in seen:
+        return f"step {dependency} is listed more than once"
+    return ""
 
 
 def topological_levels(steps: Sequence[DagStep]) -> list[list[int]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, WithJsonSchema
@@ -27,6 +28,7 @@ _UNIT_MICROSECONDS: Final[dict[str, int]] = {
     "h": 3_600_000_000,
 }
 _MAX_LENGTH: Final = 64
+_MAX_MICROSECONDS: Final = timedelta.max // timedelta(microseconds=1)
 
 # Anchored pattern for the whole string, shared with the CRD schema (RE2 and
 # Python agree on it). The alternation lists "ms" before "m" so "500ms" is
@@ -50,6 +52,8 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: finer than a microsecond")
     if microseconds <= 0:
         raise ValueError(f"invalid duration {text!r}: must be greater than zero")
+    if microseconds > _MAX_MICROSECONDS:
+        raise ValueError(f"invalid duration {text!r}: longer than {timedelta.max.days} days")
     return timedelta(microseconds=microseconds)
 
 
@@ -83,7 +87,13 @@ def _decimal(microseconds: int, per_unit: int) -> str:
     return f"{whole}.{fraction:0{digits}d}".rstrip("0")
 
 
+@lru_cache(maxsize=256)
 def _validate(text: str) -> str:
+    """``text`` when it is a valid duration, else ValueError.
+
+    Cached: manifests repeat a handful of durations ("30s", "5m"), and the
+    cache turns their check into a lookup (errors are not cached).
+    """
     parse_duration(text)
     return text
 

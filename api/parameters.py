@@ -9,7 +9,7 @@ called by every model that pairs an action with parameters.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Final, Literal, cast, get_args
 
 from pydantic import Field, model_validator
 
@@ -172,8 +172,9 @@ class StepParameters(
 
     @property
     def blocks(self) -> list[Action]:
-        """The actions whose blocks are populated (one, once validated)."""
-        return [action for action in ACTIONS if getattr(self, _FIELD_OF[action]) is not None]
+        """The actions whose blocks are populated (one, once validated), in ACTIONS order."""
+        # Every field is a block, declared in ACTIONS order (checked below).
+        return [_ACTION_OF[name] for name, block in self.__dict__.items() if block is not None]
 
     @property
     def action(self) -> Action:
@@ -206,7 +207,9 @@ def check_parameters_match(action: str | None, parameters: StepParameters) -> St
     ``action`` is None when the action itself failed validation; its own error
     is reported then and the pairing is not checked.
     """
-    if action is not None and parameters.action != action:
+    if action is None or _populated(parameters, action):
+        return parameters  # validated parameters hold exactly one block: this one
+    if parameters.action != action:
         raise ValueError(
             f"parameters block {parameters.action!r} does not match action {action!r}: "
             f"expected a {action!r} block"
@@ -214,14 +217,22 @@ def check_parameters_match(action: str | None, parameters: StepParameters) -> St
     return parameters
 
 
+def _populated(parameters: StepParameters, action: str) -> bool:
+    """Whether the block named ``action`` is populated (cheaper than ``parameters.action``)."""
+    name = _FIELD_OF.get(cast(Action, action))
+    return name is not None and getattr(parameters, name) is not None
+
+
 def _choices() -> str:
     return ", ".join(ACTIONS)
 
 
-# Python attribute name of each action's block (the wire name is the action).
+# Python attribute name of each action's block (the wire name is the action), and back.
 _FIELD_OF: Final[dict[Action, str]] = {
     action: next(
         name for name, field in StepParameters.model_fields.items() if field.alias == action
     )
     for action in ACTIONS
 }
+_ACTION_OF: Final[dict[str, Action]] = {name: action for action, name in _FIELD_OF.items()}
+assert list(StepParameters.model_fields) == list(_ACTION_OF), "declare blocks in ACTIONS order"

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.validation import parse_resource
-from webhook.patch import PatchBuilder, PathParts, parse_pointer
+from webhook.patch import PatchBuilder, child_pointer, parse_pointer
 
 _log = logging.getLogger("kubernaut.webhook")
 
@@ -40,25 +40,27 @@ def apply_static_defaults(builder: PatchBuilder) -> int:
         resource = parse_resource(document)
     except (ValidationError, ValueError):
         return 0
-    defaulted = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return _fill_absent(builder, (_DEFAULTED_SECTION,), spec, defaulted.get(_DEFAULTED_SECTION))
+    defaulted = resource.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return _fill_absent(builder, child_pointer("", _DEFAULTED_SECTION), spec, defaulted)
 
 
-def _fill_absent(builder: PatchBuilder, path: PathParts, current: Any, defaulted: Any) -> int:
-    # ``current`` is a node of the builder's working document, so members are added
-    # to it directly (no walk from the root for each default).
+def _fill_absent(builder: PatchBuilder, at: str, current: Any, defaulted: Any) -> int:
+    # ``current`` is the node of the builder's working document at pointer ``at``, so
+    # members are added to it directly (no walk from the root for each default).
+    # Equal subtrees have the same members all the way down: only unequal ones are walked.
     added = 0
     if isinstance(current, dict) and isinstance(defaulted, dict):
         for key, value in defaulted.items():
             if key not in current:
-                added += builder.add_member(current, (*path, key), value)
-            else:
-                added += _fill_absent(builder, (*path, key), current[key], value)
+                added += builder.add_member(current, at, key, value)
+            elif current[key] != value:
+                added += _fill_absent(builder, child_pointer(at, key), current[key], value)
     elif (
         isinstance(current, list) and isinstance(defaulted, list) and len(current) == len(defaulted)
     ):
         for index, (item, value) in enumerate(zip(current, defaulted, strict=True)):
-            added += _fill_absent(builder, (*path, index), item, value)
+            if item != value:
+                added += _fill_absent(builder, child_pointer(at, index), item, value)
     return added
 
 

@@ -8,11 +8,12 @@ AdmissionReview whose ``uid`` echoes the request's.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic_core import to_json
 
 from api.constants import KINDS
 from webhook import metrics
@@ -45,7 +46,7 @@ def bad_request(message: str) -> Answer:
 
 
 def _encode(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":")).encode()
+    return to_json(document)
 
 
 def handle(pipeline: AdmissionPipeline, endpoint: Endpoint, body: bytes) -> Answer:

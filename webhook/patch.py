@@ -11,7 +11,7 @@ the ``jsonpatch`` library parses pointers and applies patches.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import jsonpatch
 
@@ -21,21 +21,38 @@ PathParts = Sequence[str | int]
 def pointer(parts: PathParts) -> str:
     """The RFC 6901 JSON pointer of ``parts`` (``("metadata", "annotations", "a/b")`` ->
     ``/metadata/annotations/a~1b``)."""
+    return "".join(["/" + _escape(part) for part in parts])
+
+
+def child_pointer(parent: str, part: str | int) -> str:
+    """The pointer of member or index ``part`` of the node at pointer ``parent``."""
+    return f"{parent}/{_escape(part)}"
+
+
+def _escape(part: str | int) -> str:
     # The two RFC 6901 escapes, "~" first; faster than a JsonPointer per operation.
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def json_copy(value: Any) -> Any:
     """A deep copy of a JSON value (dicts, lists and scalars), much faster than deepcopy."""
+    # Scalars, most of a document, are shared without a call each.
     if isinstance(value, dict):
-        return {key: json_copy(item) for key, item in value.items()}
+        return {
+            key: item if type(item) in _SCALARS else json_copy(item) for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [json_copy(item) for item in value]
+        return [item if type(item) in _SCALARS else json_copy(item) for item in value]
     return value
 
 
 def parse_pointer(text: str) -> list[str]:
     """The unescaped tokens of a JSON pointer; ValueError when it is not one."""
+    if text.startswith("/") and "~" not in text:
+        return text[1:].split("/")  # nothing escaped, nothing to check
     try:
         return list(jsonpatch.JsonPointer(text).parts)
     except jsonpatch.JsonPointerException as err:
@@ -66,18 +83,20 @@ class PatchBuilder:
         Never replaces anything and never creates a missing parent; returns
         whether the document changed.
         """
-        if not parts:
+        if not parts or not isinstance(parts[-1], str):
             return False
-        return self.add_member(self._container(parts[:-1]), parts, value)
+        return self._add(self._container(parts[:-1]), parts[-1], pointer(parts), value)
 
-    def add_member(self, parent: Any, parts: PathParts, value: Any) -> bool:
+    def add_member(self, parent: Any, at: str, key: str, value: Any) -> bool:
         """:meth:`add_if_absent` when the caller already holds ``parent``, the node of
-        the working document at ``parts[:-1]``."""
-        key = parts[-1]
-        if not isinstance(parent, dict) or not isinstance(key, str) or key in parent:
+        the working document at pointer ``at``: add member ``key`` when absent."""
+        return self._add(parent, key, child_pointer(at, key), value)
+
+    def _add(self, parent: Any, key: str, path: str, value: Any) -> bool:
+        if not isinstance(parent, dict) or key in parent:
             return False
         parent[key] = json_copy(value)
-        self.operations.append({"op": "add", "path": pointer(parts), "value": json_copy(value)})
+        self.operations.append({"op": "add", "path": path, "value": json_copy(value)})
         return True
 
     def set_annotation(self, key: str, value: str) -> None:

@@ -86,3 +86,8 @@ def test_pydantic_type_keeps_the_string_and_reports_the_problem() -> None:
     schema = adapter.json_schema()
     assert schema["type"] == "string"
     assert "pattern" in schema
+
+
+def test_a_duration_too_long_for_a_timedelta_is_an_input_error_not_a_crash() -> None:
+    with pytest.raises(ValueError, match="longer than"):
+        parse_duration("99999999999999999999h")
