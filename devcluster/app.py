@@ -33,6 +33,7 @@ from devcluster.patching import (
     apply_patch,
     unsupported_patch,
 )
+from devcluster.request_log import RequestKey, RequestLog, user_agent_product
 from devcluster.resources import ResourceType
 from devcluster.store import Store
 from devcluster.subresources import scale_of, with_replicas
@@ -113,6 +114,7 @@ class DevClusterApp:
         self.store = store
         self.auth = auth or AuthConfig()
         self.bookmark_interval = bookmark_interval
+        self.requests = RequestLog()
 
     # ------------------------------------------------------------ ASGI entry
 
@@ -173,7 +175,32 @@ class DevClusterApp:
         target = self._resolve(segments)
         if target is None:
             raise errors.path_not_found()
-        return await self._serve(request, target, receive, send)
+        code = 500
+        try:
+            response = await self._serve(request, target, receive, send)
+            code = 200 if response is None else response.status  # None: a watch stream
+            return response
+        except ApiError as err:
+            code = err.code
+            raise
+        finally:
+            self._count(request, target, code)
+
+    def _count(self, request: _Request, target: _Target, code: int) -> None:
+        try:
+            verb = _verb(request.method, target, request)
+        except ApiError:
+            verb = request.method.lower()
+        rtype = target.rtype
+        self.requests.record(
+            RequestKey(
+                user_agent_product(request.header("user-agent")),
+                verb,
+                f"{rtype.group}/{rtype.plural}" if rtype.group else rtype.plural,
+                target.subresource,
+                code,
+            )
+        )
 
     def _static(self, path: str, segments: list[str]) -> _Response | None:
         if path in ("/healthz", "/livez", "/readyz"):

