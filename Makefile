@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kubernaut admit -f examples/valid/
+	$(BIN)/kubernaut demo
 
 test: lint typecheck policy-test pytest
 

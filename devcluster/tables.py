@@ -108,6 +108,23 @@ def _pod_restarts(obj: JsonObject) -> int:
     )
 
 
+def _pod_status(obj: JsonObject) -> str:
+    """The STATUS the API server prints: a container's waiting or terminated reason, else
+    Terminating while being deleted, else the pod's phase."""
+    status = obj.get("status") or {}
+    reason = str(status.get("reason") or status.get("phase") or "")
+    for container in reversed(status.get("containerStatuses") or []):
+        state = container.get("state") or {}
+        waiting = (state.get("waiting") or {}).get("reason")
+        terminated = (state.get("terminated") or {}).get("reason")
+        if waiting or terminated:
+            reason = str(waiting or terminated)
+            break
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    return reason
+
+
 def _job_completions(obj: JsonObject) -> str:
     succeeded = (obj.get("status") or {}).get("succeeded", 0)
     return f"{succeeded}/{(obj.get('spec') or {}).get('completions', 1)}"
@@ -133,7 +150,7 @@ _BUILTIN: Mapping[str, list[tuple[PrinterColumn, Computed | None]]] = {
             ),
             _pod_ready,
         ),
-        (PrinterColumn("Status", "string", ".status.phase"), None),
+        (PrinterColumn("Status", "string", ""), _pod_status),
         (PrinterColumn("Restarts", "string", ""), _pod_restarts),
         (PrinterColumn("IP", "string", ".status.podIP", priority=1), None),
         (PrinterColumn("Node", "string", ".spec.nodeName", priority=1), None),

@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.cli",
     "certs.cli",
     "devcluster.cli",
+    "devcluster.demo_cli",
     "webhook.policy_cli",
     "webhook.cli",
     "reconciler.audit.cli",

@@ -2,8 +2,10 @@
 
 One loop reconciles both kinds: a Deployment into its ReplicaSets and status, a
 ReplicaSet into its pods (scheduled round-robin on schedulable Nodes; a
-``devcluster-node`` is created when there is none) and status. Pods of a
-crash-looping template count one more restart every ``crashloop_interval``.
+``devcluster-node`` is created when there is none) and status. Crash-looping
+pods (see :mod:`.rollout`: the ``simulate``/``crashloop-pods`` annotations,
+cleared by a rolling restart) count one more restart every
+``crashloop_interval``.
 """
 
 from __future__ import annotations
@@ -148,10 +150,14 @@ class DeploymentController:
         highest = max((rollout.revision_of(rs) for rs in owned), default=0)
         paused = bool(spec.get("paused"))
         if new is None and not paused:
+            replaced = max(owned, key=rollout.revision_of, default=None)
+            cleared = rollout.clears_crashloop(template, replaced)
             new = self._store.create(
                 self._replicasets,
                 namespace,
-                rollout.new_replicaset(deployment, hash_value, highest + 1),
+                rollout.new_replicaset(
+                    deployment, hash_value, highest + 1, crashloop_cleared=cleared
+                ),
                 user=_DEPLOYMENT_USER,
             ).object
             owned.append(new)
@@ -290,14 +296,18 @@ class DeploymentController:
                         )
                     return _CREATE_RETRY if err.code != 409 else 0.5
         key: Key = ("ReplicaSet", namespace, name)
-        crashing = any(rollout.crashlooping(pod) for pod in live.values())
+        crashes = {index: rollout.pod_crashes(rs, pod) for index, pod in live.items()}
+        crashing = any(crashes.values())
         restart = crashing and (
             time.monotonic() - self._last_crash.get(key, time.monotonic()) >= self._crash_interval
         )
         if crashing and (restart or key not in self._last_crash):
             self._last_crash[key] = time.monotonic()
         current_pods = [
-            self._settle_pod(pod, nodes, index, restart=restart) for index, pod in live.items()
+            self._settle_pod(
+                pod, nodes, index, restart=restart and crashes[index], crashing=crashes[index]
+            )
+            for index, pod in live.items()
         ]
         status = rollout.replicaset_status(rs, [p for p in current_pods if p is not None])
         ignore_gone(
@@ -324,7 +334,7 @@ class DeploymentController:
         )
 
     def _settle_pod(
-        self, pod: JsonObject, nodes: list[str], index: int, *, restart: bool
+        self, pod: JsonObject, nodes: list[str], index: int, *, restart: bool, crashing: bool
     ) -> JsonObject | None:
         namespace, name = str(_meta(pod)["namespace"]), str(_meta(pod)["name"])
         if not (pod.get("spec") or {}).get("nodeName") and nodes:
@@ -344,7 +354,7 @@ class DeploymentController:
                 name,
                 lambda current: {
                     **current,
-                    "status": rollout.pod_status(current, now, restart=restart),
+                    "status": rollout.pod_status(current, now, restart=restart, crashing=crashing),
                 },
                 subresource="status",
                 user=controller_user("kubelet"),

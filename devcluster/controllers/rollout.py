@@ -10,9 +10,24 @@
 * Rollouts are immediate: the current ReplicaSet is scaled to
   ``spec.replicas`` and every older one to 0; scaled-down ReplicaSets beyond
   ``revisionHistoryLimit`` are deleted, oldest revision first.
-* Pods are ``<replicaset>-<index>``, one per replica. The pod-template
-  annotation ``devcluster.kubernaut.ai/simulate: crashloop`` keeps them not
-  ready in ``CrashLoopBackOff`` with a rising restart count.
+* Pods are ``<replicaset>-<index>``, one per replica.
+
+Crash loops (pod-template annotations, for demos and end-to-end tests):
+
+* ``devcluster.kubernaut.ai/simulate: crashloop`` keeps the pods not ready in
+  ``CrashLoopBackOff`` with a rising restart count;
+* ``devcluster.kubernaut.ai/crashloop-pods: "N"`` limits that to the first N
+  pods (indexes ``0..N-1``); the others run and are ready, so the Deployment
+  has ready replicas but is not available;
+* a rolling restart clears the crash loop, as restarting a workload whose
+  pods are stuck on transient state does: when the template gets a new
+  ReplicaSet whose ``kubectl.kubernetes.io/restartedAt`` differs from the one
+  of the ReplicaSet it replaces (``kubectl rollout restart``, the
+  restartDeployment action), that new ReplicaSet is marked
+  ``devcluster.kubernaut.ai/crashloop-cleared: "true"`` and its pods run. Later
+  template changes keep the mark (it is the same, repaired workload); the
+  crash loop starts again only when the simulate annotation newly appears, or
+  when a rollback returns to a ReplicaSet that still crash-loops.
 """
 
 from __future__ import annotations
@@ -31,6 +46,9 @@ MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 TEMPLATE_HASH = "pod-template-hash"
 SIMULATE = "devcluster.kubernaut.ai/simulate"
 CRASHLOOP = "crashloop"
+CRASHLOOP_PODS = "devcluster.kubernaut.ai/crashloop-pods"
+CRASHLOOP_CLEARED = "devcluster.kubernaut.ai/crashloop-cleared"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 _SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -97,7 +115,13 @@ def owner_ref(owner: Mapping[str, Any]) -> JsonObject:
     }
 
 
-def new_replicaset(deployment: Mapping[str, Any], hash_value: str, revision: int) -> JsonObject:
+def new_replicaset(
+    deployment: Mapping[str, Any],
+    hash_value: str,
+    revision: int,
+    *,
+    crashloop_cleared: bool = False,
+) -> JsonObject:
     """The ReplicaSet for the deployment's current template (created with 0 replicas)."""
     meta = deployment["metadata"]
     spec = deployment.get("spec") or {}
@@ -107,6 +131,13 @@ def new_replicaset(deployment: Mapping[str, Any], hash_value: str, revision: int
     selector = copy.deepcopy(spec.get("selector") or {})
     selector.setdefault("matchLabels", {})[TEMPLATE_HASH] = hash_value
     replicas = int(spec.get("replicas", 1))
+    annotations = {
+        REVISION: str(revision),
+        DESIRED_REPLICAS: str(replicas),
+        MAX_REPLICAS: str(replicas + max_surge(deployment)),
+    }
+    if crashloop_cleared:
+        annotations[CRASHLOOP_CLEARED] = "true"
     return {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -114,11 +145,7 @@ def new_replicaset(deployment: Mapping[str, Any], hash_value: str, revision: int
             "name": replicaset_name(str(meta["name"]), hash_value),
             "namespace": meta["namespace"],
             "labels": dict(template_meta["labels"]),
-            "annotations": {
-                REVISION: str(revision),
-                DESIRED_REPLICAS: str(replicas),
-                MAX_REPLICAS: str(replicas + max_surge(deployment)),
-            },
+            "annotations": annotations,
             "ownerReferences": [owner_ref(deployment)],
         },
         "spec": {"replicas": 0, "selector": selector, "template": template},
@@ -175,9 +202,53 @@ def history_to_delete(
 # -- pods -----------------------------------------------------------------------------
 
 
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
 def crashlooping(obj: Mapping[str, Any]) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return annotations.get(SIMULATE) == CRASHLOOP
+    """The object (a pod, or a pod template) carries the crash-loop simulation."""
+    return _annotations(obj).get(SIMULATE) == CRASHLOOP
+
+
+def _template_of(replicaset: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (replicaset.get("spec") or {}).get("template") or {}
+
+
+def clears_crashloop(template: Mapping[str, Any], replaced: Mapping[str, Any] | None) -> bool:
+    """Whether a new ReplicaSet for ``template`` starts with its crash loop cleared.
+
+    ``replaced`` is the ReplicaSet it supersedes (the newest revision so far).
+    A restart (a changed ``restartedAt``) of a crash-looping template clears
+    the loop; a template change of an already cleared workload keeps it
+    cleared; a template that newly simulates a crash loop crash-loops.
+    """
+    if not crashlooping(template) or replaced is None:
+        return False
+    previous = _template_of(replaced)
+    if not crashlooping(previous):
+        return False
+    if _annotations(replaced).get(CRASHLOOP_CLEARED) == "true":
+        return True
+    return _annotations(template).get(RESTARTED_AT) != _annotations(previous).get(RESTARTED_AT)
+
+
+def _crashing_pods(annotations: Mapping[str, Any]) -> int | None:
+    """The ``crashloop-pods`` limit; None (all pods) when absent or not a count."""
+    text = str(annotations.get(CRASHLOOP_PODS, "")).strip()
+    return int(text) if text.isdigit() else None
+
+
+def pod_crashes(replicaset: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """Whether ``pod`` of ``replicaset`` crash-loops under the simulation."""
+    if not crashlooping(pod) or _annotations(replicaset).get(CRASHLOOP_CLEARED) == "true":
+        return False
+    limit = _crashing_pods(_annotations(pod))
+    if limit is None:
+        return True
+    rs_name = str((replicaset.get("metadata") or {}).get("name", ""))
+    index = pod_index(rs_name, str((pod.get("metadata") or {}).get("name", "")))
+    return index is not None and index < limit
 
 
 def new_pod(replicaset: Mapping[str, Any], index: int, node: str) -> JsonObject:
@@ -212,11 +283,15 @@ def _condition(kind: str, ok: bool, since: str, reason: str = "") -> JsonObject:
     return condition
 
 
-def pod_status(pod: Mapping[str, Any], now: str, *, restart: bool = False) -> JsonObject:
+def pod_status(
+    pod: Mapping[str, Any], now: str, *, restart: bool = False, crashing: bool | None = None
+) -> JsonObject:
     """A scheduled pod's status: Running and Ready, or crash-looping.
 
     Times already recorded are kept, so recomputing an unchanged pod changes
     nothing; ``restart`` counts one more crash of a crash-looping pod.
+    ``crashing`` is whether it crash-loops (:func:`pod_crashes`); None reads
+    the pod's own simulate annotation.
     """
     current = pod.get("status") or {}
     spec = pod.get("spec") or {}
@@ -227,7 +302,8 @@ def pod_status(pod: Mapping[str, Any], now: str, *, restart: bool = False) -> Js
             "qosClass": "BestEffort",
         }
     started = str(current.get("startTime") or now)
-    crashing = crashlooping(pod)
+    if crashing is None:
+        crashing = crashlooping(pod)
     previous = {s.get("name"): s for s in current.get("containerStatuses") or []}
     statuses = []
     for container in spec.get("containers") or []:

@@ -110,6 +110,30 @@ test_target_resource_in_protected_namespace_denied if {
 	admission.deny == {"targetResource Deployment/web is in the protected namespace kube-system"} with input as review
 }
 
+test_remediation_request_target_in_protected_namespace_denied if {
+	review := {
+		"operation": "CREATE",
+		"userInfo": {"username": "alertmanager", "groups": ["system:authenticated"]},
+		"kind": {"group": "kubernaut.ai", "version": "v1alpha1", "kind": "RemediationRequest"},
+		"resource": {"group": "kubernaut.ai", "version": "v1alpha1", "resource": "remediationrequests"},
+		"subResource": "",
+		"namespace": "shop",
+		"name": "dns-crashloop",
+		"dryRun": false,
+		"object": {
+			"apiVersion": "kubernaut.ai/v1alpha1", "kind": "RemediationRequest",
+			"metadata": {"name": "dns-crashloop", "namespace": "shop"},
+			"spec": {"signalName": "KubePodCrashLooping", "targetResource": {
+				"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "kube-system", "name": "coredns",
+			}},
+		},
+		"oldObject": null,
+	}
+	admission.deny == {"targetResource Deployment/coredns is in the protected namespace kube-system"} with input as review
+	allowed := json.patch(review, [{"op": "replace", "path": "/object/spec/targetResource/namespace", "value": "shop"}])
+	count(admission.deny) == 0 with input as allowed
+}
+
 test_protected_namespaces_come_from_data if {
 	step := action_step(1, "restartDeployment", {"namespace": "payments", "deployment": "api"})
 	count(admission.deny) == 1 with input as wfe([step], strategy, "staging")
