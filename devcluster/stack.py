@@ -40,22 +40,24 @@ OPERATOR_NAMESPACE = "kubernaut-system"
 WEBHOOK_SERVICE = "kubernaut-webhook"
 KUBERNAUT = str(Path(sys.executable).parent / "kubernaut")
 
-# The kubernaut resources the webhook sees, main resource and /status.
-_RULES = [
-    {
-        "apiGroups": ["kubernaut.ai"],
-        "apiVersions": ["v1alpha1"],
-        "operations": ["CREATE", "UPDATE"],
-        "resources": ["*", "*/status"],
-        "scope": "Namespaced",
-    }
-]
+
+def _rules(resources: list[str]) -> list[JSON]:
+    """Only kubernaut resources: an outage of the webhook never blocks anything else."""
+    return [
+        {
+            "apiGroups": ["kubernaut.ai"],
+            "apiVersions": ["v1alpha1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": resources,
+            "scope": "Namespaced",
+        }
+    ]
 
 
 def webhook_configurations(ca_bundle: bytes, *, namespace: str = OPERATOR_NAMESPACE) -> list[JSON]:
     """The Mutating and Validating webhook configurations, as the Helm chart installs them."""
 
-    def webhook(name: str, path: str) -> JSON:
+    def webhook(name: str, path: str, resources: list[str]) -> JSON:
         return {
             "name": name,
             "admissionReviewVersions": ["v1"],
@@ -63,7 +65,7 @@ def webhook_configurations(ca_bundle: bytes, *, namespace: str = OPERATOR_NAMESP
             "failurePolicy": "Fail",
             "matchPolicy": "Equivalent",
             "timeoutSeconds": 5,
-            "rules": _RULES,
+            "rules": _rules(resources),
             "clientConfig": {
                 "service": {"name": WEBHOOK_SERVICE, "namespace": namespace, "path": path},
                 "caBundle": base64.b64encode(ca_bundle).decode("ascii"),
@@ -75,15 +77,19 @@ def webhook_configurations(ca_bundle: bytes, *, namespace: str = OPERATOR_NAMESP
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": "kubernaut-mutating"},
+            # Mutation never changes /status: only the validating webhook sees status writes.
             "webhooks": [
-                {**webhook("mutate.kubernaut.ai", "/mutate"), "reinvocationPolicy": "IfNeeded"}
+                {
+                    **webhook("mutate.kubernaut.ai", "/mutate", ["*"]),
+                    "reinvocationPolicy": "IfNeeded",
+                }
             ],
         },
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",
             "metadata": {"name": "kubernaut-validating"},
-            "webhooks": [webhook("validate.kubernaut.ai", "/validate")],
+            "webhooks": [webhook("validate.kubernaut.ai", "/validate", ["*", "*/status"])],
         },
     ]
 

@@ -112,7 +112,7 @@ deny contains msg if {
 
 deny contains msg if {
 	spec_written
-	input.kind.kind in {"WorkflowExecution", "KubernetesExecution"}
+	input.kind.kind in {"RemediationRequest", "WorkflowExecution", "KubernetesExecution"}
 	ns := input.object.spec.targetResource.namespace
 	ns in config.protectedNamespaces
 	msg := sprintf("targetResource %v/%v is in the protected namespace %v", [
