@@ -607,7 +607,9 @@ def test_a_conflict_storm_on_status_writes_converges(stack: LocalStack) -> None:
     finally:
         stop.set()
         thread.join()
-    assert bumps > 20
+    # The storm is real when the reconciler's guarded writes met 409s (how many
+    # bumps that takes depends on the machine's speed).
+    assert bumps > 0
     assert _reconciler_conflicts(requests.snapshot()) > conflicts_before
     assert _phase(done) == "Completed"
     assert _transition_phases(done) == [
