@@ -13,14 +13,17 @@ import base64
 import contextlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import yaml
 
-from devcluster import discovery, errors, openapi, tables
+from devcluster import debug_api, discovery, errors, openapi, tables
 from devcluster.admission import UserInfo
 from devcluster.auth import AuthConfig, RequestAttributes
 from devcluster.disruption import check_eviction
@@ -49,6 +52,11 @@ _LOG = logging.getLogger("devcluster.http")
 _JSON = b"application/json"
 _DEFAULT_WATCH_TIMEOUT = 1800.0
 _PATCH_TYPES = frozenset({JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH})
+WRITE_THREADS = 32
+"""Writes served at once while admission webhooks are called. A write holds its thread
+for its webhook round trips; asyncio's default pool (CPU count + 4 threads) queued
+writes behind each other while the process sat mostly idle. The real API server
+admits hundreds of concurrent mutating requests."""
 
 
 @dataclass
@@ -115,6 +123,8 @@ class DevClusterApp:
         self.auth = auth or AuthConfig()
         self.bookmark_interval = bookmark_interval
         self.requests = RequestLog()
+        self._writers = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="devcluster-write")
+        self.debug = debug_api.DebugApi(store, self.requests)
 
     # ------------------------------------------------------------ ASGI entry
 
@@ -158,7 +168,9 @@ class DevClusterApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.debug.close()
                 self.store.drop_watches()
+                self._writers.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -166,6 +178,9 @@ class DevClusterApp:
 
     async def _dispatch(self, request: _Request, receive: Receive, send: Send) -> _Response | None:
         path = request.path.rstrip("/") or "/"
+        if path.startswith(debug_api.PREFIX):
+            answer = self.debug.serve(request.method, path, request.body, request.user)
+            return _Response(answer.status, answer.body)
         segments = [unquote(s) for s in path.split("/") if s]
         static = self._static(path, segments)
         if static is not None:
@@ -176,17 +191,20 @@ class DevClusterApp:
         if target is None:
             raise errors.path_not_found()
         code = 500
+        started = time.monotonic()
+        streamed = False
         try:
             response = await self._serve(request, target, receive, send)
-            code = 200 if response is None else response.status  # None: a watch stream
+            streamed = response is None  # a watch stream: its duration is the client's choice
+            code = 200 if response is None else response.status
             return response
         except ApiError as err:
             code = err.code
             raise
         finally:
-            self._count(request, target, code)
+            self._count(request, target, code, None if streamed else time.monotonic() - started)
 
-    def _count(self, request: _Request, target: _Target, code: int) -> None:
+    def _count(self, request: _Request, target: _Target, code: int, seconds: float | None) -> None:
         try:
             verb = _verb(request.method, target, request)
         except ApiError:
@@ -199,7 +217,8 @@ class DevClusterApp:
                 f"{rtype.group}/{rtype.plural}" if rtype.group else rtype.plural,
                 target.subresource,
                 code,
-            )
+            ),
+            seconds,
         )
 
     def _static(self, path: str, segments: list[str]) -> _Response | None:
@@ -315,7 +334,9 @@ class DevClusterApp:
         if handler is None:
             raise errors.method_not_allowed(method)
         if self.store.admission.active:
-            return await asyncio.get_running_loop().run_in_executor(None, handler, request, target)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writers, handler, request, target
+            )
         return handler(request, target)
 
     def _render(
@@ -682,9 +703,18 @@ class DevClusterApp:
             return
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
+        scheduled = threading.Event()  # a wake-up is on its way: later events ride with it
+
+        def woken() -> None:
+            scheduled.clear()
+            wake.set()
 
         def notify() -> None:
-            loop.call_soon_threadsafe(wake.set)
+            # Called inside the writer's commit: one wake-up per burst, not one
+            # cross-thread call (a system call) per event.
+            if not scheduled.is_set():
+                scheduled.set()
+                loop.call_soon_threadsafe(woken)
 
         subscription.set_notify(notify)
         disconnect = asyncio.ensure_future(_wait_disconnect(receive))
@@ -702,6 +732,7 @@ class DevClusterApp:
                 )
             next_bookmark = loop.time() + self.bookmark_interval
             while True:
+                wake.clear()  # before draining: a wake-up from here on is never lost
                 events = subscription.drain()
                 if events:
                     first_table = await self._send_events(
@@ -714,7 +745,7 @@ class DevClusterApp:
                 if bookmarks and now >= next_bookmark:
                     await _send_chunk(send, self._bookmark(rtype))
                     next_bookmark = now + self.bookmark_interval
-                wake.clear()
+                    continue
                 if subscription.closed:
                     continue
                 wait_until = min(deadline, next_bookmark) if bookmarks else deadline

@@ -14,6 +14,9 @@ from kubernaut.errors import CommandError
 from kubernaut.logs import configure_logging
 
 _LOG = logging.getLogger("devcluster")
+_JOB_CONCURRENCY = 4
+_CRASHLOOP_INTERVAL = 5.0
+_BOOKMARK_INTERVAL = 10.0
 
 
 def register(subparsers: Any) -> None:
@@ -75,6 +78,36 @@ def register(subparsers: Any) -> None:
         help="outcome of Jobs whose command is not found locally (default succeed)",
     )
     parser.add_argument(
+        "--simulate-jobs",
+        action="store_true",
+        help=(
+            "search only --job-runner-path (not the Python interpreter's directory) for Job "
+            "commands: without it every Job ends at once with --job-outcome"
+        ),
+    )
+    parser.add_argument(
+        "--job-concurrency",
+        type=int,
+        default=_JOB_CONCURRENCY,
+        metavar="N",
+        help=f"Jobs run at once (default {_JOB_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--crashloop-interval",
+        type=float,
+        default=_CRASHLOOP_INTERVAL,
+        metavar="SECONDS",
+        help=f"restart period of simulated crash-looping pods (default {_CRASHLOOP_INTERVAL:g})",
+    )
+    parser.add_argument(
+        "--bookmark-interval",
+        type=float,
+        default=_BOOKMARK_INTERVAL,
+        metavar="SECONDS",
+        help=f"period of BOOKMARK events on watches that ask for them "
+        f"(default {_BOOKMARK_INTERVAL:g})",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
     parser.set_defaults(handler=_run)
@@ -92,6 +125,14 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandError(f"--port must be between 0 and 65535, got {args.port}")
     if args.watch_history < 1:
         raise CommandError(f"--watch-history must be at least 1, got {args.watch_history}")
+    if args.job_concurrency < 1:
+        raise CommandError(f"--job-concurrency must be at least 1, got {args.job_concurrency}")
+    for flag, seconds in (
+        ("--crashloop-interval", args.crashloop_interval),
+        ("--bookmark-interval", args.bookmark_interval),
+    ):
+        if not seconds > 0:
+            raise CommandError(f"{flag} must be a positive number of seconds, got {seconds}")
     try:
         services = parse_host_map(args.webhook_host_map)
     except HostMapError as err:
@@ -100,9 +141,11 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_controllers:
         extra = tuple(Path(p) for p in args.job_runner_path.split(os.pathsep) if p)
         job = JobOptions(
-            runner_path=(*JobOptions().runner_path, *extra), default_outcome=args.job_outcome
+            runner_path=extra if args.simulate_jobs else (*JobOptions().runner_path, *extra),
+            default_outcome=args.job_outcome,
+            concurrency=args.job_concurrency,
         )
-        controllers = ControllerOptions(job=job)
+        controllers = ControllerOptions(crashloop_interval=args.crashloop_interval, job=job)
     store = Store(watch_history=args.watch_history)
     if args.state is not None and args.state.exists():
         try:
@@ -117,6 +160,7 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             kubeconfig=args.kubeconfig_out,
             store=store,
+            bookmark_interval=args.bookmark_interval,
             webhook_services=services,
             controllers=controllers,
         )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 import re
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from devcluster.errors import Cause
+from devcluster.ids import random_suffix
 from devcluster.resources import ResourceType
 
 JsonObject = dict[str, Any]
@@ -47,7 +47,7 @@ _STATUS_RESET_ON_CREATE = frozenset(
 
 
 def generate_name(prefix: str) -> str:
-    suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+    suffix = random_suffix(_GENERATE_ALPHABET, 5)
     return f"{prefix[:58]}{suffix}"
 
 

@@ -7,11 +7,19 @@ webhook is registered through Mutating/ValidatingWebhookConfigurations with
 the development CA as ``caBundle``, devcluster calls it over verified HTTPS,
 and devcluster's Job controller runs the real action runner
 (``kubernaut action run``) as the Job's ServiceAccount.
+
+devcluster itself runs in this process (``stack.cluster``: its store, app and
+request log, for tests that look inside), or, with
+``StackOptions(devcluster_process=True)``, as its own ``kubernaut dev-cluster``
+process, so that a benchmark driving the stack shares no interpreter lock
+with the server it measures. ``stack.api`` reaches devcluster over HTTP in
+either mode: lists, request counts and the commit-time event log.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import shutil
 import signal
@@ -31,6 +39,7 @@ import yaml
 
 from certs.files import CertificatePaths, ensure
 from devcluster.controllers import ControllerOptions, JobOptions
+from devcluster.remote import RemoteCluster
 from devcluster.runner import DevCluster, free_port
 from devcluster.webhook_client import Address
 
@@ -39,6 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_NAMESPACE = "kubernaut-system"
 WEBHOOK_SERVICE = "kubernaut-webhook"
 KUBERNAUT = str(Path(sys.executable).parent / "kubernaut")
+_BOOKMARK_INTERVAL = 1.0
+_CRASHLOOP_INTERVAL = 1.0
 
 
 def _rules(resources: list[str]) -> list[JSON]:
@@ -111,6 +122,10 @@ class StackOptions:
     """Events devcluster keeps for resuming watches; older resourceVersions get 410 Gone."""
     jobs: JobOptions = field(default_factory=JobOptions)
     """The simulated Job controller (runner path, concurrency, outcome of simulated Jobs)."""
+    devcluster_process: bool = False
+    """Run devcluster as its own ``kubernaut dev-cluster`` process (benchmarks: the server
+    then shares no interpreter lock with the caller); ``LocalStack.cluster`` (the
+    in-process store) is unavailable, ``LocalStack.api`` reaches it over HTTP."""
 
 
 def _wait_http(url: str, timeout: float, context: ssl.SSLContext | None = None) -> None:
@@ -165,7 +180,10 @@ class _Process:
 @dataclass
 class LocalStack:
     options: StackOptions
-    cluster: DevCluster
+    in_process: DevCluster | None
+    """devcluster when it runs in this process (``cluster``), else ``None``."""
+    url: str
+    """devcluster's address, in either mode."""
     kubeconfig: Path
     certificates: CertificatePaths
     webhook_port: int = 0
@@ -182,17 +200,27 @@ class LocalStack:
         certificates = ensure(work / "certs", service=WEBHOOK_SERVICE, namespace=OPERATOR_NAMESPACE)
         webhook_port = free_port("127.0.0.1")
         kubeconfig = work / "kubeconfig"
-        cluster = DevCluster.start(
-            kubeconfig=kubeconfig,
-            bookmark_interval=1.0,
-            watch_history=options.watch_history,
-            webhooks=options.webhook,
-            webhook_services={
-                f"{WEBHOOK_SERVICE}.{OPERATOR_NAMESPACE}": Address("127.0.0.1", webhook_port)
-            },
-            controllers=ControllerOptions(crashloop_interval=1.0, job=options.jobs),
-        )
-        stack = cls(options, cluster, kubeconfig, certificates, webhook_port)
+        if options.devcluster_process:
+            stack = cls(options, None, "", kubeconfig, certificates, webhook_port)
+            try:
+                stack._start_devcluster()
+            except BaseException:
+                stack.stop()
+                raise
+        else:
+            cluster = DevCluster.start(
+                kubeconfig=kubeconfig,
+                bookmark_interval=_BOOKMARK_INTERVAL,
+                watch_history=options.watch_history,
+                webhooks=options.webhook,
+                webhook_services={
+                    f"{WEBHOOK_SERVICE}.{OPERATOR_NAMESPACE}": Address("127.0.0.1", webhook_port)
+                },
+                controllers=ControllerOptions(
+                    crashloop_interval=_CRASHLOOP_INTERVAL, job=options.jobs
+                ),
+            )
+            stack = cls(options, cluster, cluster.url, kubeconfig, certificates, webhook_port)
         try:
             stack._install()
             if options.webhook:
@@ -203,6 +231,68 @@ class LocalStack:
             stack.stop()
             raise
         return stack
+
+    @property
+    def cluster(self) -> DevCluster:
+        """The in-process devcluster (its store, app and request log)."""
+        if self.in_process is None:
+            raise RuntimeError(
+                "devcluster runs as its own process (StackOptions.devcluster_process): "
+                "use LocalStack.api"
+            )
+        return self.in_process
+
+    @functools.cached_property
+    def api(self) -> RemoteCluster:
+        """An HTTP client of devcluster (lists, request counts, commit-time event log)."""
+        return RemoteCluster(self.url)
+
+    def pids(self) -> dict[str, int]:
+        """Process ids of the running parts (devcluster is this process when in-process)."""
+        pids = {"devcluster": os.getpid()} if self.in_process is not None else {}
+        for name, process in self.processes.items():
+            if process.process is not None and process.running:
+                pids[name] = process.process.pid
+        return pids
+
+    def _start_devcluster(self) -> None:
+        options = self.options
+        port = free_port("127.0.0.1")
+        args = [
+            KUBERNAUT,
+            "dev-cluster",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--kubeconfig-out",
+            str(self.kubeconfig),
+            "--watch-history",
+            str(options.watch_history),
+            "--bookmark-interval",
+            str(_BOOKMARK_INTERVAL),
+            "--crashloop-interval",
+            str(_CRASHLOOP_INTERVAL),
+            "--log-level",
+            options.log_level,
+            *_job_arguments(options.jobs),
+        ]
+        if options.webhook:
+            args += [
+                "--webhook-host-map",
+                f"{WEBHOOK_SERVICE}.{OPERATOR_NAMESPACE}=127.0.0.1:{self.webhook_port}",
+            ]
+        self.kubeconfig.unlink(missing_ok=True)
+        process = _Process("devcluster", args, options.work_dir / "devcluster.log")
+        process.start(self._env())
+        self.processes["devcluster"] = process
+        self.url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{self.url}/readyz", options.startup_timeout)
+        deadline = time.monotonic() + options.startup_timeout
+        while not self.kubeconfig.exists():  # written right after the server is up
+            if time.monotonic() > deadline or not process.running:
+                raise TimeoutError(f"devcluster wrote no kubeconfig to {self.kubeconfig}")
+            time.sleep(0.05)
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -318,7 +408,13 @@ class LocalStack:
             # A killed reconciler never releases its handle on the embedded server,
             # so the last clean stop does not stop it either: the stack does.
             _stop_postgres(self.options.work_dir / "audit")
-        self.cluster.stop()
+        if "api" in self.__dict__:
+            self.api.close()
+        devcluster = self.processes.pop("devcluster", None)
+        if devcluster is not None:
+            devcluster.stop()
+        if self.in_process is not None:
+            self.in_process.stop()
 
     def __enter__(self) -> LocalStack:
         return self
@@ -329,6 +425,18 @@ class LocalStack:
     def logs(self, name: str) -> str:
         path = self.options.work_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _job_arguments(jobs: JobOptions) -> list[str]:
+    """``kubernaut dev-cluster`` flags giving its Job controller the options ``jobs``."""
+    default = JobOptions().runner_path
+    extra = [str(path) for path in jobs.runner_path if path not in default]
+    args = ["--job-outcome", jobs.default_outcome, "--job-concurrency", str(jobs.concurrency)]
+    if not set(default) <= set(jobs.runner_path):
+        args.append("--simulate-jobs")
+    if extra:
+        args += ["--job-runner-path", os.pathsep.join(extra)]
+    return args
 
 
 def _stop_postgres(data_dir: Path, timeout: float = 20.0) -> None:
@@ -349,7 +457,7 @@ def _stop_postgres(data_dir: Path, timeout: float = 20.0) -> None:
 
 def clean(work_dir: Path) -> None:
     """Remove a previous run's state (not the certificates, which are reused)."""
-    for name in ("audit", "kubeconfig", "webhook.log", "reconciler.log"):
+    for name in ("audit", "kubeconfig", "webhook.log", "reconciler.log", "devcluster.log"):
         path = work_dir / name
         if path.is_dir():
             shutil.rmtree(path)

@@ -19,14 +19,14 @@ Orphan) and runs the garbage collector synchronously after each write.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import logging
 import threading
-import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,7 @@ from devcluster.admission import (
 )
 from devcluster.crds import established_status, ignored_rules, types_for_crd, validate_crd
 from devcluster.errors import ApiError, Cause
+from devcluster.ids import new_uid
 from devcluster.patching import apply_patch
 from devcluster.resources import Registry, ResourceType
 from devcluster.selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -116,6 +117,9 @@ class Store:
         self._subscriptions: set[Subscription] = set()
         self._gc_queue: deque[tuple[str, str]] = deque()
         self._gc_local = threading.local()
+        self._local = threading.local()  # per thread: lock depth, watchers to wake
+        self._changes = 0
+        self._changed: dict[tuple[str, str], int] = {}
         for name in DEFAULT_NAMESPACES:
             self._commit_new(
                 self._namespace_type(),
@@ -123,10 +127,47 @@ class Store:
                     self._namespace_type(),
                     {"metadata": {"name": name}},
                     "",
-                    str(uuid.uuid4()),
+                    new_uid(),
                     self._clock(),
                 ),
             )
+
+    # ------------------------------------------------------------------ locking
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The store lock; watchers that got events meanwhile are woken once it is released.
+
+        Waking a watcher served over HTTP is a system call, and a system call made
+        while holding the lock lets other threads take the interpreter lock and keeps
+        every writer waiting for far longer than the commit itself.
+        """
+        local = self._local
+        try:
+            with self._lock:
+                local.depth = getattr(local, "depth", 0) + 1
+                try:
+                    yield
+                finally:
+                    local.depth -= 1
+        finally:
+            waking: list[Subscription] | None = getattr(local, "waking", None)
+            if local.depth == 0 and waking:
+                local.waking = []
+                for subscription in waking:
+                    subscription.wake()
+
+    def changed_at(self, rtype: ResourceType) -> int:
+        """A number that changes whenever an object of ``rtype`` does (0: none yet).
+
+        Read without the lock: a cheap check whether something derived from these
+        objects must be computed again.
+        """
+        return self._changed.get(rtype.storage_key, 0)
+
+    def _mark_changed(self, storage_key: tuple[str, str]) -> None:
+        self._changes += 1
+        self._changed[storage_key] = self._changes
 
     # ------------------------------------------------------------------ reads
 
@@ -171,10 +212,10 @@ class Store:
         field_selector: str = "",
     ) -> tuple[list[tuple[ObjectKey, bytes, JsonObject]], int]:
         labels, fields = self._selectors(rtype, label_selector, field_selector)
-        with self._lock:
-            bucket = self._buckets.get(rtype.storage_key, {})
+        with self._locked():
+            snapshot = list(self._buckets.get(rtype.storage_key, {}).items())
             rv = self._rv
-            snapshot = sorted(bucket.items())
+        snapshot.sort(key=_by_key)  # outside the lock: writers wait for no sort
         result = []
         for key, entry in snapshot:
             if namespace is not None and rtype.namespaced and key[0] != namespace:
@@ -202,6 +243,28 @@ class Store:
             item["apiVersion"] = rtype.api_version
             items.append(item)
         return ListResult(items, rv)
+
+    def dependents(self, rtype: ResourceType, namespace: str, owner_uid: str) -> list[JsonObject]:
+        """Private copies of the objects of ``rtype`` in ``namespace`` naming ``owner_uid``.
+
+        Those whose ``ownerReferences`` hold that uid, in name order, found through
+        the owner index (a controller need not decode the whole namespace).
+        """
+        with self._locked():
+            bucket = self._buckets.get(rtype.storage_key, {})
+            raws = [
+                entry.raw
+                for storage_key, ns, name in sorted(self._dependents.get(owner_uid, ()))
+                if storage_key == rtype.storage_key and ns == namespace
+                for entry in (bucket.get((ns, name)),)
+                if entry is not None
+            ]
+        items = []
+        for raw in raws:
+            item = json.loads(raw)
+            item["apiVersion"] = rtype.api_version
+            items.append(item)
+        return items
 
     @staticmethod
     def _selectors(
@@ -234,7 +297,7 @@ class Store:
             rtype.storage_key, namespace if rtype.namespaced else None, labels, fields
         )
         subscription = Subscription(watch_filter, self._unsubscribe)
-        with self._lock:
+        with self._locked():
             if resource_version in (None, "", "0"):
                 for entry in sorted(self._buckets.get(rtype.storage_key, {}).items()):
                     subscription.deliver(
@@ -253,12 +316,12 @@ class Store:
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        with self._lock:
+        with self._locked():
             self._subscriptions.discard(subscription)
 
     def drop_watches(self) -> int:
         """Close every open watch (test hook: simulates the server dropping watch streams)."""
-        with self._lock:
+        with self._locked():
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
             subscription.close()
@@ -291,12 +354,29 @@ class Store:
                         del self._dependents[owner_uid]
 
     def _publish(self, event: WatchEvent) -> None:
+        """Under the lock: record and queue the event; :meth:`_locked` wakes the watchers."""
         self._history.append(event)
-        for subscription in list(self._subscriptions):
-            subscription.deliver(event)
+        self._mark_changed(event.storage_key)
+        woken = [s for s in self._subscriptions if s.deliver(event, wake=False)]
+        if woken:
+            waking = getattr(self._local, "waking", None)
+            if waking is None:
+                self._local.waking = woken
+            else:
+                waking.extend(woken)
+
+    def _copy_of_committed(
+        self, rtype: ResourceType, key: ObjectKey, stored: JsonObject
+    ) -> JsonObject:
+        """A private copy of what a write committed, decoded from the stored encoding."""
+        entry = self._buckets.get(rtype.storage_key, {}).get(key)
+        raw = entry.raw if entry is not None and entry.obj is stored else json.dumps(stored)
+        result: JsonObject = json.loads(raw)
+        result["apiVersion"] = rtype.api_version
+        return result
 
     def _commit_new(self, rtype: ResourceType, obj: JsonObject) -> JsonObject:
-        with self._lock:
+        with self._locked():
             self._rv += 1
             obj["metadata"]["resourceVersion"] = str(self._rv)
             meta = obj["metadata"]
@@ -453,7 +533,7 @@ class Store:
                 )
             namespace = namespace or str(body_namespace or "")
             self._check_namespace_open(rtype, namespace, str(meta.get("name") or ""))
-        obj = semantics.prepare_create(rtype, body, namespace, str(uuid.uuid4()), self._clock())
+        obj = semantics.prepare_create(rtype, body, namespace, new_uid(), self._clock())
         if rtype.storage_key == _CRD_KEY:
             obj["metadata"].setdefault("finalizers", [])
             if _CRD_FINALIZER not in obj["metadata"]["finalizers"]:
@@ -475,7 +555,7 @@ class Store:
         if dry_run:
             return WriteResult(obj, warnings)
         key = (namespace if rtype.namespaced else "", str(obj["metadata"]["name"]))
-        with self._lock:
+        with self._locked():
             if key in self._buckets.get(rtype.storage_key, {}):
                 raise errors.already_exists(rtype.group, rtype.plural, key[1])
             if rtype.namespaced:
@@ -483,8 +563,7 @@ class Store:
             stored = self._commit_new(rtype, obj)
             if rtype.storage_key == _CRD_KEY:
                 self._serve_crd(stored)
-        result = json.loads(json.dumps(stored))
-        result["apiVersion"] = rtype.api_version
+        result = self._copy_of_committed(rtype, key, stored)
         return WriteResult(result, warnings)
 
     def _check_namespace_open(self, rtype: ResourceType, namespace: str, name: str) -> None:
@@ -670,7 +749,7 @@ class Store:
             if dry_run:
                 updated["apiVersion"] = rtype.api_version
                 return WriteResult(updated, warnings)
-            with self._lock:
+            with self._locked():
                 latest = self._buckets.get(rtype.storage_key, {}).get(key)
                 if latest is None:
                     raise errors.not_found(rtype.group, rtype.plural, name)
@@ -688,9 +767,7 @@ class Store:
                     if rtype.storage_key == _CRD_KEY:
                         self._serve_crd(stored)
             self._drain_gc()
-            result = json.loads(json.dumps(stored))
-            result["apiVersion"] = rtype.api_version
-            return WriteResult(result, warnings)
+            return WriteResult(self._copy_of_committed(rtype, key, stored), warnings)
         raise errors.stale_resource_version(rtype.group, rtype.plural, name)
 
     def _queue_after_update(self, old: JsonObject, new: JsonObject) -> None:
@@ -743,7 +820,7 @@ class Store:
             marked = _marked_for_deletion(rtype, current, propagation, self._clock())
             if dry_run:
                 return DeleteResult(marked or current, marked is not None, warnings)
-            with self._lock:
+            with self._locked():
                 latest = self._buckets.get(rtype.storage_key, {}).get(key)
                 if latest is None:
                     raise errors.not_found(rtype.group, rtype.plural, name)
@@ -781,12 +858,12 @@ class Store:
 
     def _drain_gc(self) -> None:
         """Run queued garbage collection in this thread (the outermost caller drains)."""
-        if getattr(self._gc_local, "running", False):
-            return
+        if not self._gc_queue or getattr(self._gc_local, "running", False):
+            return  # nothing queued (unlocked peek: a writer drains what it queued itself)
         self._gc_local.running = True
         try:
             while True:
-                with self._lock:
+                with self._locked():
                     if not self._gc_queue:
                         return
                     task, target = self._gc_queue.popleft()
@@ -941,7 +1018,7 @@ class Store:
         self, ns_type: ResourceType, namespace: str, finalize: Callable[[JsonObject], JsonObject]
     ) -> None:
         key = ("", namespace)
-        with self._lock:
+        with self._locked():
             entry = self._buckets.get(_NAMESPACE_KEY, {}).get(key)
             if entry is None:
                 return
@@ -981,7 +1058,7 @@ class Store:
 
     def export_objects(self) -> tuple[int, list[JsonObject]]:
         """Every stored object (CRDs first) and the current resourceVersion."""
-        with self._lock:
+        with self._locked():
             objects = [entry.obj for entry in self._buckets.get(_CRD_KEY, {}).values()]
             for key, bucket in self._buckets.items():
                 if key != _CRD_KEY:
@@ -991,7 +1068,7 @@ class Store:
     def import_objects(self, resource_version: int, objects: Iterable[JsonObject]) -> list[str]:
         """Load objects as stored (no admission); returns problems with skipped objects."""
         problems: list[str] = []
-        with self._lock:
+        with self._locked():
             for obj in objects:
                 rtype = self.registry.for_kind(
                     str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
@@ -1011,10 +1088,15 @@ class Store:
                 old = self._buckets.setdefault(rtype.storage_key, {}).get(key)
                 self._buckets[rtype.storage_key][key] = _Entry(obj, rv)
                 self._index((rtype.storage_key, *key), old.obj if old else None, obj)
+                self._mark_changed(rtype.storage_key)
                 if rtype.storage_key == _CRD_KEY:
                     self._serve_crd(obj)
             self._rv = max(self._rv, resource_version)
         return problems
+
+
+def _by_key(item: tuple[ObjectKey, _Entry]) -> ObjectKey:
+    return item[0]
 
 
 def _check_kind(rtype: ResourceType, body: JsonObject) -> None:

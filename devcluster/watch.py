@@ -96,15 +96,23 @@ class Subscription:
         """Called (from any thread) whenever an event arrives or the subscription closes."""
         self._notify = notify
 
-    def deliver(self, event: WatchEvent) -> None:
+    def deliver(self, event: WatchEvent, *, wake: bool = True) -> bool:
+        """Queue the event if this watcher sees it; ``wake=False`` leaves the callback to
+        :meth:`wake` (the store calls it once its lock is released). True when queued."""
         seen = self.filter.translate(event)
         if seen is None:
-            return
+            return False
         with self._cond:
             if self._closed:
-                return
+                return False
             self._events.append(seen)
             self._cond.notify_all()
+        if wake:
+            self.wake()
+        return True
+
+    def wake(self) -> None:
+        """Run the notify callback (see :meth:`set_notify`)."""
         if self._notify is not None:
             self._notify()
 

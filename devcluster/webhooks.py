@@ -24,12 +24,12 @@ webhooks only (the stand-in does not run mutating admission on DELETE).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from devcluster.admission import AdmissionAttributes, AdmissionDecision
 from devcluster.errors import ApiError
+from devcluster.ids import new_uid
 from devcluster.resources import ResourceType
 from devcluster.selectors import SelectorError
 from devcluster.store import JsonObject, Store
@@ -80,6 +80,7 @@ class WebhookAdmission:
         self._services: ServiceMap = dict(services or {})
         self._caller = caller
         self._warned_conditions: set[str] = set()
+        self._parsed: dict[bool, tuple[int, list[Webhook]]] = {}
 
     # ------------------------------------------------------------------ phases
 
@@ -142,7 +143,7 @@ class WebhookAdmission:
             unsupported = dry_run_unsupported(hook)
             if unsupported is not None:
                 raise _deny(unsupported, warnings)
-        uid = str(uuid.uuid4())
+        uid = new_uid()
         try:
             check_callable(hook)
             body = self._caller(hook, review_request(attributes, uid), self._services)
@@ -165,9 +166,8 @@ class WebhookAdmission:
         rtype = self._store.registry.lookup(ADMISSION_GROUP, "v1", plural)
         if rtype is None:
             return []
-        configurations = self._store.list_objects(rtype).items
         matched: list[Webhook] = []
-        for hook in ordered_webhooks(configurations, mutating=mutating):
+        for hook in self._webhooks(rtype, mutating=mutating):
             try:
                 if not webhook_matches(hook.spec, attributes, self._namespace_labels):
                     continue
@@ -185,6 +185,20 @@ class WebhookAdmission:
                 )
             matched.append(hook)
         return matched
+
+    def _webhooks(self, rtype: ResourceType, *, mutating: bool) -> list[Webhook]:
+        """The configured webhooks in call order, parsed again only after a configuration changed.
+
+        Every write needs them (twice): reading the store's change marker takes no lock.
+        """
+        version = self._store.changed_at(rtype)
+        cached = self._parsed.get(mutating)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        entries, _rv = self._store.list_entries(rtype)
+        hooks = ordered_webhooks([obj for _key, _raw, obj in entries], mutating=mutating)
+        self._parsed[mutating] = (version, hooks)
+        return hooks
 
     def _namespace_labels(self, name: str) -> Mapping[str, str] | None:
         rtype: ResourceType | None = self._store.registry.lookup("", "v1", "namespaces")

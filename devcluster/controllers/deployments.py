@@ -138,7 +138,7 @@ class DeploymentController:
         uid = str(_meta(deployment)["uid"])
         owned = [
             rs
-            for rs in self._store.list_objects(self._replicasets, namespace).items
+            for rs in self._store.dependents(self._replicasets, namespace, uid)
             if rollout.owned_by(rs, uid)
         ]
         hash_value = rollout.template_hash(spec.get("template") or {})
@@ -264,7 +264,7 @@ class DeploymentController:
         uid = str(_meta(rs)["uid"])
         pods = [
             pod
-            for pod in self._store.list_objects(self._pods, namespace).items
+            for pod in self._store.dependents(self._pods, namespace, uid)
             if rollout.owned_by(pod, uid)
         ]
         want = int((rs.get("spec") or {}).get("replicas", 0))

@@ -2,22 +2,31 @@
 
 Starts ``kubernaut dev-cluster`` as a subprocess, then drives it with threads of
 ``http.client`` keep-alive connections: GETs/s, writes/s (create + merge patch),
-watch fan-out to 10 watchers, and the server's RSS holding 20,000 objects.
+watch fan-out to 10 watchers, the server's RSS holding 20,000 objects, and
+last writes/s through a validating admission webhook (a trivial TLS webhook in
+this process that allows everything: the cost is devcluster's admission path).
 Run: ``.venv/bin/python tests/bench/devcluster_bench.py``.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
+import http.server
 import json
 import signal
+import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from certs.files import ensure
 from devcluster.runner import free_port
 
 HEADERS = {"Authorization": "Bearer dev-admin", "Content-Type": "application/json"}
@@ -117,6 +126,92 @@ def _watch_fanout(port: int, watchers: int, events: int) -> tuple[float, bool]:
     return lag, all(count == events for count in received) and started > 0
 
 
+class _AllowAll(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the API server's webhook client expects
+
+    def setup(self) -> None:
+        # Headers and body go out in two writes: without this the body waits for the
+        # client's delayed ACK (as uvicorn, which the real webhook uses, also avoids).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
+    def do_POST(self) -> None:
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {"uid": review["request"]["uid"], "allowed": True},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def _admitted_writes(port: int) -> tuple[float, int]:
+    """Creates/s of configmaps that a validating webhook must allow first."""
+    with tempfile.TemporaryDirectory(prefix="devcluster-bench-") as tmp:
+        paths = ensure(Path(tmp), service="hook", namespace="default")
+        hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AllowAll)
+        hook.daemon_threads = True
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(paths.tls_cert, paths.tls_key)
+        hook.socket = tls.wrap_socket(hook.socket, server_side=True)
+        threading.Thread(target=hook.serve_forever, daemon=True).start()
+        try:
+            configuration = {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration",
+                "metadata": {"name": "bench"},
+                "webhooks": [
+                    {
+                        "name": "allow.bench.example.com",
+                        "admissionReviewVersions": ["v1"],
+                        "sideEffects": "None",
+                        "timeoutSeconds": 5,
+                        "objectSelector": {"matchLabels": {"admitted": "yes"}},
+                        "clientConfig": {
+                            "url": f"https://localhost:{hook.server_address[1]}/validate",
+                            "caBundle": base64.b64encode(paths.ca_cert.read_bytes()).decode(),
+                        },
+                        "rules": [
+                            {
+                                "apiGroups": [""],
+                                "apiVersions": ["v1"],
+                                "operations": ["CREATE"],
+                                "resources": ["configmaps"],
+                            }
+                        ],
+                    }
+                ],
+            }
+            _request(
+                _connection(port),
+                "POST",
+                "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+                configuration,
+            )
+            return _parallel(
+                port,
+                200,
+                lambda c, t, i: _request(
+                    c,
+                    "POST",
+                    "/api/v1/namespaces/default/configmaps",
+                    {"metadata": {"name": f"a-{t}-{i}", "labels": {"admitted": "yes"}}},
+                ),
+            )
+        finally:
+            hook.shutdown()
+            hook.server_close()
+
+
 def main() -> int:
     port = free_port()
     server = subprocess.Popen(
@@ -207,6 +302,11 @@ def main() -> int:
         print(
             f"LIST all 20,000 configmaps: {len(json.loads(body)['items'])} items in "
             f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        )
+        admitted, admitted_failures = _admitted_writes(port)
+        print(
+            f"POST create through a validating webhook: {admitted:,.0f} writes/s "
+            f"({admitted_failures} failures)"
         )
     finally:
         server.send_signal(signal.SIGTERM)

@@ -1,7 +1,8 @@
 """Many RemediationRequests at once on the local stack: throughput, writes, latency, memory.
 
-Starts the stack (devcluster in this process, the webhook and the reconciler as
-``kubernaut`` processes, embedded PostgreSQL), creates ``--count`` small
+Starts the stack (devcluster, the webhook and the reconciler as ``kubernaut``
+processes, embedded PostgreSQL; ``--devcluster in-process`` runs devcluster in
+this process instead, as the e2e tests do), creates ``--count`` small
 Deployments in a staging namespace, then applies ``--count`` RemediationRequests
 (KubePodCrashLooping, one per Deployment) in one ``kubectl apply`` and waits
 until every one is terminal. The catalog analyser picks the restart workflow
@@ -13,19 +14,22 @@ Jobs: ``--jobs real`` (default) runs the real ``kubernaut action run`` for
 every Job; ``--jobs simulated`` completes Jobs at once, isolating the
 reconciler (the restart then changes nothing, and the postcondition holds).
 
-Measured devcluster-side: every object's commit times (an in-process watch,
-sub-millisecond) for the creation -> Completed latency and the reaction
-latency (a child's terminal write -> its parent's next write), the
-reconciler's writes from devcluster's request log against the minimum
-(creates plus one status write per transition), and the reconciler's memory
-from /proc.
+Measured devcluster-side (its ``/debug/devcluster/`` routes): every object's
+commit times (stamped by devcluster as it commits, sub-millisecond) for the
+creation -> Completed latency and the reaction latency (a child's terminal
+write -> its parent's next write), the reconciler's writes from devcluster's
+request log against the minimum (creates plus one status write per
+transition); from /proc: the reconciler's memory and the CPU seconds of every
+process of the stack during the run.
 
-Run: ``.venv/bin/python tests/bench/orchestration_bench.py [--count 500] [--jobs real|simulated]``.
+Run: ``.venv/bin/python tests/bench/orchestration_bench.py [--count 500] [--jobs real|simulated]
+[--devcluster process|in-process]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -38,8 +42,8 @@ from typing import Any
 
 from devcluster import demo_manifests as m
 from devcluster.controllers import JobOptions
-from devcluster.event_log import EventLog, LoggedEvent
-from devcluster.resources import ResourceType
+from devcluster.event_log import LoggedEvent
+from devcluster.request_log import bucket_percentile
 from devcluster.stack import LocalStack, StackOptions
 
 JSON = dict[str, Any]
@@ -56,13 +60,6 @@ KINDS = (
     ("kubernaut.ai", "v1alpha1", "notificationrequests"),
     ("batch", "v1", "jobs"),
 )
-
-
-def _rtype(stack: LocalStack, group: str, version: str, plural: str) -> ResourceType:
-    rtype = stack.cluster.store.registry.lookup(group, version, plural)
-    if rtype is None:
-        raise SystemExit(f"devcluster does not serve {plural}")
-    return rtype
 
 
 def _phase(obj: JSON) -> str:
@@ -98,6 +95,36 @@ def _summary(name: str, seconds: Sequence[float]) -> str:
         f"{name}: n={len(ms)} p50={_percentile(ms, 0.5):.0f} ms p95={_percentile(ms, 0.95):.0f} ms"
         f" max={max(ms):.0f} ms"
     )
+
+
+def _answer_times(stack: LocalStack) -> str:
+    """devcluster's time to answer the reconciler (arrival to answer, webhook calls included)."""
+    rows = stack.api.request_latencies()
+    parts = []
+    for write, label in ((True, "writes"), (False, "reads")):
+        buckets = rows.get((RECONCILER_AGENT, write))
+        if buckets:
+            parts.append(
+                f"{label} n={sum(buckets)} p50<={bucket_percentile(buckets, 0.5):.0f} ms"
+                f" p95<={bucket_percentile(buckets, 0.95):.0f} ms"
+                f" p99<={bucket_percentile(buckets, 0.99):.0f} ms"
+            )
+    return "devcluster answering the reconciler: " + ("; ".join(parts) or "no requests")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process (not its children) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_split(stack: LocalStack) -> dict[str, float]:
+    """CPU seconds so far of each process of the stack and of this one."""
+    own = os.getpid()
+    pids = stack.pids()
+    split = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid != own}
+    split["benchmark" if own not in pids.values() else "benchmark+devcluster"] = _cpu_seconds(own)
+    return split
 
 
 def _rss_mib(pid: int) -> tuple[float, float]:
@@ -146,7 +173,7 @@ def _reactions(events: list[LoggedEvent]) -> list[float]:
     return delays
 
 
-def run(count: int, jobs: str, workers: int, concurrency: int) -> int:
+def run(count: int, jobs: str, workers: int, concurrency: int, in_process: bool) -> int:
     work = Path(tempfile.mkdtemp(prefix="orchestration-bench-"))
     work.chmod(0o755)  # the embedded PostgreSQL runs as its own user under root
     empty = work / "no-runners"
@@ -158,9 +185,11 @@ def run(count: int, jobs: str, workers: int, concurrency: int) -> int:
         log_level="warning",
         watch_history=max(10_000, count * 60),
         jobs=JobOptions(runner_path=runner_path, concurrency=concurrency),
+        devcluster_process=not in_process,
     )
     print(
-        f"{count} RemediationRequests; jobs {jobs} (concurrency {concurrency}); workers {workers}"
+        f"{count} RemediationRequests; jobs {jobs} (concurrency {concurrency}); workers {workers};"
+        f" devcluster {'in this process' if in_process else 'in its own process'}"
     )
     try:
         with LocalStack.start(options) as stack:
@@ -170,46 +199,53 @@ def run(count: int, jobs: str, workers: int, concurrency: int) -> int:
 
 
 def _measure(stack: LocalStack, count: int) -> int:
-    store = stack.cluster.store
-    rtypes = [_rtype(stack, *kind) for kind in KINDS]
-    deployments = _rtype(stack, "apps", "v1", "deployments")
+    api = stack.api
     stack.apply([m.namespace(NAMESPACE, "staging")])
     stack.apply([m.deployment(f"app-{i}", NAMESPACE, replicas=1) for i in range(count)])
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        items = store.list_objects(deployments, NAMESPACE).items
+        items = api.list_objects("apps", "v1", "deployments", NAMESPACE)
         if sum(1 for d in items if (d.get("status") or {}).get("readyReplicas") == 1) == count:
             break
-        time.sleep(0.2)
+        time.sleep(0.5)
     reconciler = stack.processes["reconciler"].process
     assert reconciler is not None
     idle_rss, _ = _rss_mib(reconciler.pid)
-    stack.cluster.app.requests.reset()
-    log = EventLog(store, rtypes)
+    api.reset_requests()
+    api.record_events(["/".join(kind) for kind in KINDS])
     requests = [
         m.remediation_request(f"rr-{i}", NAMESPACE, signal="KubePodCrashLooping", target=f"app-{i}")
         for i in range(count)
     ]
+    cpu_before = _cpu_split(stack)
     started = time.monotonic()
     stack.apply(requests)
     applied = time.monotonic()
     peak = idle_rss
-    rr_type = rtypes[0]
     stuck_after = 120.0 + count * 2.0
     while True:
-        phases = Counter(_phase(o) for o in store.list_objects(rr_type, NAMESPACE).items)
+        items = api.list_objects(*KINDS[0], NAMESPACE)
+        phases = Counter(_phase(o) for o in items)
         peak = max(peak, _rss_mib(reconciler.pid)[0])
         if sum(n for phase, n in phases.items() if phase in TERMINAL) == count:
             break
         if time.monotonic() - started > stuck_after:
             print(f"STUCK after {stuck_after:.0f}s: {dict(phases)}")
             break
-        time.sleep(0.25)
+        time.sleep(0.5)
     time.sleep(1.0)  # let the last notifications and writes land before counting
-    log.close()
+    cpu_after = _cpu_split(stack)
+    cpu_wall = time.monotonic() - started
     _rss, high_water = _rss_mib(reconciler.pid)
-    events = log.events()
-    return _report(stack, _Run(count, events, started, applied, idle_rss, peak, high_water))
+    events, complete = api.events()
+    api.stop_events()
+    if not complete:
+        print("WARNING: devcluster dropped a watch of the event log; reactions are partial")
+    cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    return _report(
+        stack,
+        _Run(count, events, started, applied, idle_rss, peak, high_water, cpu, cpu_wall),
+    )
 
 
 @dataclass(frozen=True)
@@ -221,13 +257,14 @@ class _Run:
     idle_rss: float
     peak_rss: float
     high_water: float
+    cpu: dict[str, float]
+    cpu_wall: float
 
 
 def _report(stack: LocalStack, run: _Run) -> int:
     count, events, started = run.count, run.events, run.started
-    store = stack.cluster.store
     final = {
-        plural: store.list_objects(_rtype(stack, group, version, plural), NAMESPACE).items
+        plural: stack.api.list_objects(group, version, plural, NAMESPACE)
         for group, version, plural in KINDS
     }
     outcome = Counter(_phase(o) for o in final["remediationrequests"])
@@ -254,7 +291,7 @@ def _report(stack: LocalStack, run: _Run) -> int:
     creates = sum(len(objs) for plural, objs in final.items() if plural != "remediationrequests")
     minimum = creates + transitions
     writes: Counter[str] = Counter()
-    for key, n in stack.cluster.app.requests.snapshot().items():
+    for key, n in stack.api.request_counts().items():
         if key.agent == RECONCILER_AGENT and key.write:
             result = "conflict" if key.code == 409 else ("ok" if key.code < 300 else "error")
             where = key.resource + (f"/{key.subresource}" if key.subresource else "")
@@ -281,9 +318,15 @@ def _report(stack: LocalStack, run: _Run) -> int:
     )
     for label, n in sorted(writes.items()):
         print(f"    {label}: {n}")
+    print(_answer_times(stack))
     print(
         f"reconciler memory: idle {run.idle_rss:.0f} MiB, peak sampled {run.peak_rss:.0f} MiB,"
         f" high-water {run.high_water:.0f} MiB"
+    )
+    wall = run.cpu_wall
+    print(
+        f"CPU during the run ({wall:.0f}s wall; % of one core): "
+        + ", ".join(f"{name} {seconds / wall * 100:.0f}%" for name, seconds in run.cpu.items())
     )
     ok = outcome.get("Completed", 0) == count and not duplicated_jobs and not duplicated_steps
     return 0 if ok else 1
@@ -302,8 +345,16 @@ def main() -> int:
     parser.add_argument("--jobs", choices=["real", "simulated"], default="real")
     parser.add_argument("--workers", type=int, default=4, help="reconciler workers per controller")
     parser.add_argument("--concurrency", type=int, default=4, help="Jobs devcluster runs at once")
+    parser.add_argument(
+        "--devcluster",
+        choices=["process", "in-process"],
+        default="process",
+        help="devcluster in its own process (default) or in the benchmark's",
+    )
     args = parser.parse_args()
-    return run(args.count, args.jobs, args.workers, args.concurrency)
+    return run(
+        args.count, args.jobs, args.workers, args.concurrency, args.devcluster == "in-process"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Many WorkflowExecutions at once on the local stack: throughput, API writes, latency, memory.
 
-Starts the stack (devcluster in this process, the webhook and the reconciler as
-``kubernaut`` processes, embedded PostgreSQL), creates ``--targets`` small
+Starts the stack (devcluster, the webhook and the reconciler as ``kubernaut``
+processes, embedded PostgreSQL; ``--devcluster in-process`` runs devcluster in
+this process instead, as the integration tests do), creates ``--targets`` small
 Deployments with three ConfigMaps each, then applies ``--workflows``
 WorkflowExecutions of three steps in one ``kubectl apply`` and waits until
 every one is terminal.
@@ -14,18 +15,22 @@ completes Jobs at once without running anything, which isolates the
 reconciler; since nothing really scales then, its steps are three
 updateConfigMaps (no postconditions), again one then two in parallel.
 
-Measured devcluster-side: requests by client (devcluster's request log), and
-commit times of every WorkflowExecution, KubernetesExecution and Job event
-(an in-process watch stamped at commit), from which the reaction latency
-(child finished -> the parent's next status write recording it) is computed
-with sub-millisecond precision. The reconciler's memory is read from /proc.
+Measured devcluster-side (its ``/debug/devcluster/`` routes): requests by
+client (devcluster's request log), and commit times of every
+WorkflowExecution, KubernetesExecution and Job event (stamped by devcluster as
+it commits), from which the reaction latency (child finished -> the parent's
+next status write recording it) is computed with sub-millisecond precision.
+From /proc: the reconciler's memory and the CPU seconds of every process of the
+stack during the run.
 
-Run: ``.venv/bin/python tests/bench/workflow_bench.py [--workflows 200] [--jobs real|simulated]``.
+Run: ``.venv/bin/python tests/bench/workflow_bench.py [--workflows 200] [--jobs real|simulated]
+[--devcluster process|in-process]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -38,9 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from devcluster.controllers import JobOptions
-from devcluster.event_log import EventLog, LoggedEvent
-from devcluster.request_log import RequestKey
-from devcluster.resources import ResourceType
+from devcluster.event_log import LoggedEvent
+from devcluster.request_log import RequestKey, bucket_percentile
 from devcluster.stack import KUBERNAUT, LocalStack, StackOptions
 
 JSON = dict[str, Any]
@@ -48,6 +52,8 @@ NAMESPACE = "bench"
 RECONCILER_AGENT = "kubernaut-reconciler"
 TERMINAL = frozenset({"Completed", "Failed", "RolledBack"})
 KUBERNAUT_GROUP = "kubernaut.ai/"
+WORKFLOWS = "kubernaut.ai/v1alpha1/workflowexecutions"
+EXECUTIONS = "kubernaut.ai/v1alpha1/kubernetesexecutions"
 
 
 # ------------------------------------------------------------------ objects
@@ -144,11 +150,9 @@ def _workflow(index: int, targets: int, *, scale: bool) -> JSON:
 # ---------------------------------------------------------------- measuring
 
 
-def _rtype(stack: LocalStack, group: str, version: str, plural: str) -> ResourceType:
-    rtype = stack.cluster.store.registry.lookup(group, version, plural)
-    if rtype is None:
-        raise SystemExit(f"devcluster does not serve {plural}")
-    return rtype
+def _list(stack: LocalStack, resource: str) -> list[JSON]:
+    group, version, plural = resource.split("/")
+    return stack.api.list_objects(group, version, plural, NAMESPACE)
 
 
 def _phase(obj: JSON) -> str | None:
@@ -223,6 +227,36 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
 
 
+def _answer_times(stack: LocalStack) -> str:
+    """devcluster's time to answer the reconciler (arrival to answer, webhook calls included)."""
+    rows = stack.api.request_latencies()
+    parts = []
+    for write, label in ((True, "writes"), (False, "reads")):
+        buckets = rows.get((RECONCILER_AGENT, write))
+        if buckets:
+            parts.append(
+                f"{label} n={sum(buckets)} p50<={bucket_percentile(buckets, 0.5):.0f} ms"
+                f" p95<={bucket_percentile(buckets, 0.95):.0f} ms"
+                f" p99<={bucket_percentile(buckets, 0.99):.0f} ms"
+            )
+    return "devcluster answering the reconciler: " + ("; ".join(parts) or "no requests")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process (not its children) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_split(stack: LocalStack) -> dict[str, float]:
+    """CPU seconds so far of each process of the stack and of this one."""
+    own = os.getpid()
+    pids = stack.pids()
+    split = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid != own}
+    split["benchmark" if own not in pids.values() else "benchmark+devcluster"] = _cpu_seconds(own)
+    return split
+
+
 def _start_up_seconds(runs: int = 5) -> float:
     """Wall time of ``kubernaut action run --help``: the action runner's Python start-up."""
     times = []
@@ -259,7 +293,9 @@ class _Writes:
 # -------------------------------------------------------------------- run
 
 
-def run(workflows: int, targets: int, jobs: str, workers: int, concurrency: int) -> int:
+def run(
+    workflows: int, targets: int, jobs: str, workers: int, concurrency: int, *, in_process: bool
+) -> int:
     with tempfile.TemporaryDirectory(prefix="workflow-bench-") as tmp:
         work = Path(tmp)
         runner_path = (work / "no-runners",) if jobs == "simulated" else JobOptions().runner_path
@@ -270,42 +306,43 @@ def run(workflows: int, targets: int, jobs: str, workers: int, concurrency: int)
             workers=workers,
             log_level="warning",
             jobs=JobOptions(runner_path=runner_path, concurrency=concurrency),
+            devcluster_process=not in_process,
         )
         print(
-            f"jobs: {jobs} (Job controller concurrency {concurrency}); reconciler workers {workers}"
+            f"jobs: {jobs} (Job controller concurrency {concurrency}); "
+            f"reconciler workers {workers}; devcluster "
+            + ("in this process" if in_process else "in its own process")
         )
         with LocalStack.start(options) as stack:
             return _measure(stack, workflows, targets, jobs)
 
 
 def _measure(stack: LocalStack, workflows: int, targets: int, jobs: str) -> int:
-    store = stack.cluster.store
-    wfe_type = _rtype(stack, "kubernaut.ai", "v1alpha1", "workflowexecutions")
-    ke_type = _rtype(stack, "kubernaut.ai", "v1alpha1", "kubernetesexecutions")
-    job_type = _rtype(stack, "batch", "v1", "jobs")
+    api = stack.api
     stack.apply(_targets(targets))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         ready = [
             d
-            for d in store.list_objects(_rtype(stack, "apps", "v1", "deployments"), NAMESPACE).items
+            for d in api.list_objects("apps", "v1", "deployments", NAMESPACE)
             if (d.get("status") or {}).get("readyReplicas") == 1
         ]
         if len(ready) == targets:
             break
-        time.sleep(0.2)
+        time.sleep(0.5)
     reconciler = stack.processes["reconciler"].process
     assert reconciler is not None
     rss_idle, _ = _rss_kib(reconciler.pid)
-    stack.cluster.app.requests.reset()
-    log = EventLog(store, [wfe_type, ke_type, job_type])
+    api.reset_requests()
+    api.record_events([WORKFLOWS, EXECUTIONS, "batch/v1/jobs"])
+    cpu_before = _cpu_split(stack)
     started = time.monotonic()
     stack.apply([_workflow(i, targets, scale=jobs == "real") for i in range(workflows)])
     applied = time.monotonic()
     peak_rss = rss_idle
     stuck_after = 60.0 + workflows * (3.0 if jobs == "real" else 0.5)
     while True:
-        phases = Counter(_phase(w) for w in store.list_objects(wfe_type, NAMESPACE).items)
+        phases = Counter(_phase(w) for w in _list(stack, WORKFLOWS))
         done = sum(count for phase, count in phases.items() if phase in TERMINAL)
         peak_rss = max(peak_rss, _rss_kib(reconciler.pid)[0])
         if done == workflows:
@@ -313,20 +350,25 @@ def _measure(stack: LocalStack, workflows: int, targets: int, jobs: str) -> int:
         if time.monotonic() - started > stuck_after:
             print(f"STUCK after {stuck_after:.0f}s: {dict(phases)}")
             break
-        time.sleep(0.25)
-    log.close()
+        time.sleep(0.5)
+    cpu_after = _cpu_split(stack)
+    cpu_wall = time.monotonic() - started
     _rss, hwm = _rss_kib(reconciler.pid)
-    events = log.events()
+    events, complete = api.events()
+    api.stop_events()
+    if not complete:
+        print("WARNING: devcluster dropped a watch of the event log; reactions are partial")
     last = max((e.at for e in events if e.plural == "workflowexecutions"), default=started)
     elapsed = last - started
 
-    final = store.list_objects(wfe_type, NAMESPACE).items
-    executions = store.list_objects(ke_type, NAMESPACE).items
+    final = _list(stack, WORKFLOWS)
+    executions = _list(stack, EXECUTIONS)
     job_count = len([e for e in events if e.plural == "jobs" and e.type == "ADDED"])
     outcome = Counter(_phase(w) for w in final)
     transitions = sum(len(o["status"]["transitions"]) for o in (*final, *executions))
     minimum = transitions + len(executions) + job_count
-    writes = _Writes.of(stack.cluster.app.requests.snapshot())
+    requests = api.request_counts()
+    writes = _Writes.of(requests)
     ours = writes.total(lambda label: KUBERNAUT_GROUP in label or " batch/jobs " in label)
     events_written = writes.total(lambda label: " events " in label)
     conflicts = writes.total(lambda label: label.endswith("conflict"))
@@ -366,17 +408,25 @@ def _measure(stack: LocalStack, workflows: int, targets: int, jobs: str) -> int:
         print(f"    {label}: {count}")
     reads = Counter(
         f"{k.verb} {k.resource}"
-        for k, n in stack.cluster.app.requests.snapshot().items()
+        for k, n in requests.items()
         for _ in range(n)
         if k.agent == RECONCILER_AGENT and not k.write
     )
     print(f"  reconciler reads: {dict(reads)}")
+    print(_answer_times(stack))
     print(_summary("reaction Job finished -> KubernetesExecution next phase", job_reactions))
     print(_summary("reaction step finished -> WorkflowExecution records it", step_reactions))
     print(_summary("reaction (both)", [*job_reactions, *step_reactions]))
     print(
         f"reconciler memory: idle {rss_idle / 1024:.0f} MiB, peak sampled "
         f"{peak_rss / 1024:.0f} MiB, high-water {hwm / 1024:.0f} MiB"
+    )
+    print(
+        f"CPU during the run ({cpu_wall:.0f}s wall; % of one core): "
+        + ", ".join(
+            f"{name} {(cpu_after[name] - cpu_before.get(name, 0.0)) / cpu_wall * 100:.0f}%"
+            for name in cpu_after
+        )
     )
     if jobs == "real":
         print(f"action runner start-up (kubernaut action run --help): {_start_up_seconds():.2f}s")
@@ -390,8 +440,21 @@ def main() -> int:
     parser.add_argument("--jobs", choices=["real", "simulated"], default="real")
     parser.add_argument("--workers", type=int, default=2, help="reconciler workers per controller")
     parser.add_argument("--concurrency", type=int, default=4, help="Jobs devcluster runs at once")
+    parser.add_argument(
+        "--devcluster",
+        choices=["process", "in-process"],
+        default="process",
+        help="devcluster in its own process (default) or in the benchmark's",
+    )
     args = parser.parse_args()
-    return run(args.workflows, args.targets, args.jobs, args.workers, args.concurrency)
+    return run(
+        args.workflows,
+        args.targets,
+        args.jobs,
+        args.workers,
+        args.concurrency,
+        in_process=args.devcluster == "in-process",
+    )
 
 
 if __name__ == "__main__":
