@@ -29,7 +29,6 @@ Run: ``.venv/bin/python tests/bench/orchestration_bench.py [--count 500] [--jobs
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -43,12 +42,11 @@ from typing import Any
 from devcluster import demo_manifests as m
 from devcluster.controllers import JobOptions
 from devcluster.event_log import LoggedEvent
-from devcluster.request_log import bucket_percentile
 from devcluster.stack import LocalStack, StackOptions
+from devcluster.stack_metrics import RECONCILER_AGENT, answer_times, cpu_split, percentile
 
 JSON = dict[str, Any]
 NAMESPACE = "bench"
-RECONCILER_AGENT = "kubernaut-reconciler"
 TERMINAL = frozenset({"Completed", "Failed", "TimedOut", "Skipped"})
 CHILD_DONE = frozenset({"Completed", "Failed", "TimedOut", "RolledBack", "Sent"})
 KINDS = (
@@ -80,51 +78,14 @@ def _owner(event: LoggedEvent) -> str:
     return ""
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def _summary(name: str, seconds: Sequence[float]) -> str:
     ms = [s * 1000 for s in seconds]
     if not ms:
         return f"{name}: no samples"
     return (
-        f"{name}: n={len(ms)} p50={_percentile(ms, 0.5):.0f} ms p95={_percentile(ms, 0.95):.0f} ms"
+        f"{name}: n={len(ms)} p50={percentile(ms, 0.5):.0f} ms p95={percentile(ms, 0.95):.0f} ms"
         f" max={max(ms):.0f} ms"
     )
-
-
-def _answer_times(stack: LocalStack) -> str:
-    """devcluster's time to answer the reconciler (arrival to answer, webhook calls included)."""
-    rows = stack.api.request_latencies()
-    parts = []
-    for write, label in ((True, "writes"), (False, "reads")):
-        buckets = rows.get((RECONCILER_AGENT, write))
-        if buckets:
-            parts.append(
-                f"{label} n={sum(buckets)} p50<={bucket_percentile(buckets, 0.5):.0f} ms"
-                f" p95<={bucket_percentile(buckets, 0.95):.0f} ms"
-                f" p99<={bucket_percentile(buckets, 0.99):.0f} ms"
-            )
-    return "devcluster answering the reconciler: " + ("; ".join(parts) or "no requests")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of one process (not its children) from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_split(stack: LocalStack) -> dict[str, float]:
-    """CPU seconds so far of each process of the stack and of this one."""
-    own = os.getpid()
-    pids = stack.pids()
-    split = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid != own}
-    split["benchmark" if own not in pids.values() else "benchmark+devcluster"] = _cpu_seconds(own)
-    return split
 
 
 def _rss_mib(pid: int) -> tuple[float, float]:
@@ -217,7 +178,7 @@ def _measure(stack: LocalStack, count: int) -> int:
         m.remediation_request(f"rr-{i}", NAMESPACE, signal="KubePodCrashLooping", target=f"app-{i}")
         for i in range(count)
     ]
-    cpu_before = _cpu_split(stack)
+    cpu_before = cpu_split(stack)
     started = time.monotonic()
     stack.apply(requests)
     applied = time.monotonic()
@@ -234,7 +195,7 @@ def _measure(stack: LocalStack, count: int) -> int:
             break
         time.sleep(0.5)
     time.sleep(1.0)  # let the last notifications and writes land before counting
-    cpu_after = _cpu_split(stack)
+    cpu_after = cpu_split(stack)
     cpu_wall = time.monotonic() - started
     _rss, high_water = _rss_mib(reconciler.pid)
     events, complete = api.events()
@@ -318,7 +279,7 @@ def _report(stack: LocalStack, run: _Run) -> int:
     )
     for label, n in sorted(writes.items()):
         print(f"    {label}: {n}")
-    print(_answer_times(stack))
+    print(answer_times(stack))
     print(
         f"reconciler memory: idle {run.idle_rss:.0f} MiB, peak sampled {run.peak_rss:.0f} MiB,"
         f" high-water {run.high_water:.0f} MiB"

@@ -30,7 +30,6 @@ Run: ``.venv/bin/python tests/bench/workflow_bench.py [--workflows 200] [--jobs 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -44,12 +43,12 @@ from typing import Any
 
 from devcluster.controllers import JobOptions
 from devcluster.event_log import LoggedEvent
-from devcluster.request_log import RequestKey, bucket_percentile
+from devcluster.request_log import RequestKey
 from devcluster.stack import KUBERNAUT, LocalStack, StackOptions
+from devcluster.stack_metrics import RECONCILER_AGENT, answer_times, cpu_split, percentile
 
 JSON = dict[str, Any]
 NAMESPACE = "bench"
-RECONCILER_AGENT = "kubernaut-reconciler"
 TERMINAL = frozenset({"Completed", "Failed", "RolledBack"})
 KUBERNAUT_GROUP = "kubernaut.ai/"
 WORKFLOWS = "kubernaut.ai/v1alpha1/workflowexecutions"
@@ -159,17 +158,12 @@ def _phase(obj: JSON) -> str | None:
     return (obj.get("status") or {}).get("phase")
 
 
-def _percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
-
-
 def _summary(name: str, values: Sequence[float]) -> str:
     if not values:
         return f"{name}: no samples"
     ms = [v * 1000 for v in values]
     return (
-        f"{name}: n={len(ms)} p50={_percentile(ms, 0.5):.1f} ms p95={_percentile(ms, 0.95):.1f} ms "
+        f"{name}: n={len(ms)} p50={percentile(ms, 0.5):.1f} ms p95={percentile(ms, 0.95):.1f} ms "
         f"max={max(ms):.1f} ms"
     )
 
@@ -225,36 +219,6 @@ def _rss_kib(pid: int) -> tuple[int, int]:
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0])
     return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
-
-
-def _answer_times(stack: LocalStack) -> str:
-    """devcluster's time to answer the reconciler (arrival to answer, webhook calls included)."""
-    rows = stack.api.request_latencies()
-    parts = []
-    for write, label in ((True, "writes"), (False, "reads")):
-        buckets = rows.get((RECONCILER_AGENT, write))
-        if buckets:
-            parts.append(
-                f"{label} n={sum(buckets)} p50<={bucket_percentile(buckets, 0.5):.0f} ms"
-                f" p95<={bucket_percentile(buckets, 0.95):.0f} ms"
-                f" p99<={bucket_percentile(buckets, 0.99):.0f} ms"
-            )
-    return "devcluster answering the reconciler: " + ("; ".join(parts) or "no requests")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of one process (not its children) from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_split(stack: LocalStack) -> dict[str, float]:
-    """CPU seconds so far of each process of the stack and of this one."""
-    own = os.getpid()
-    pids = stack.pids()
-    split = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid != own}
-    split["benchmark" if own not in pids.values() else "benchmark+devcluster"] = _cpu_seconds(own)
-    return split
 
 
 def _start_up_seconds(runs: int = 5) -> float:
@@ -335,7 +299,7 @@ def _measure(stack: LocalStack, workflows: int, targets: int, jobs: str) -> int:
     rss_idle, _ = _rss_kib(reconciler.pid)
     api.reset_requests()
     api.record_events([WORKFLOWS, EXECUTIONS, "batch/v1/jobs"])
-    cpu_before = _cpu_split(stack)
+    cpu_before = cpu_split(stack)
     started = time.monotonic()
     stack.apply([_workflow(i, targets, scale=jobs == "real") for i in range(workflows)])
     applied = time.monotonic()
@@ -351,7 +315,7 @@ def _measure(stack: LocalStack, workflows: int, targets: int, jobs: str) -> int:
             print(f"STUCK after {stuck_after:.0f}s: {dict(phases)}")
             break
         time.sleep(0.5)
-    cpu_after = _cpu_split(stack)
+    cpu_after = cpu_split(stack)
     cpu_wall = time.monotonic() - started
     _rss, hwm = _rss_kib(reconciler.pid)
     events, complete = api.events()
@@ -413,7 +377,7 @@ def _measure(stack: LocalStack, workflows: int, targets: int, jobs: str) -> int:
         if k.agent == RECONCILER_AGENT and not k.write
     )
     print(f"  reconciler reads: {dict(reads)}")
-    print(_answer_times(stack))
+    print(answer_times(stack))
     print(_summary("reaction Job finished -> KubernetesExecution next phase", job_reactions))
     print(_summary("reaction step finished -> WorkflowExecution records it", step_reactions))
     print(_summary("reaction (both)", [*job_reactions, *step_reactions]))
