@@ -25,7 +25,14 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from api.constants import API_VERSION, GROUP, LABEL_ENVIRONMENT, LABEL_REMEDIATION, VERSION
+from api.constants import (
+    API_VERSION,
+    GROUP,
+    LABEL_ENVIRONMENT,
+    LABEL_REMEDIATION,
+    VERSION,
+    finalizer_for,
+)
 from api.errors import field_errors
 from api.remediationrequest import RemediationRequestSpec
 from api.resources import info_for
@@ -249,6 +256,9 @@ def child_metadata(rr: JSON, role: ChildRole, environment: str | None = None) ->
         "name": name_of(str(metadata["name"]), role),
         "namespace": metadata.get("namespace"),
         "labels": child_labels(rr, environment),
+        # The child's own cleanup finalizer from the start: its controller does not
+        # have to spend a write adding it.
+        "finalizers": [finalizer_for(CHILD_RESOURCES[role].kind)],
         "ownerReferences": [
             {
                 "apiVersion": API_VERSION,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from api.constants import API_VERSION, LABEL_ENVIRONMENT, LABEL_REMEDIATION
+from api.constants import API_VERSION, LABEL_ENVIRONMENT, LABEL_REMEDIATION, finalizer_for
 from api.kubernetesexecution import ActionCondition
 from api.parameters import Action, StepParameters
 from api.workflow import WorkflowStep
@@ -87,6 +87,9 @@ def _metadata(workflow: JSON, purpose: ChildPurpose, step_number: int) -> JSON:
         "name": execution_name(meta["name"], purpose, step_number),
         "namespace": meta["namespace"],
         "labels": child_labels,
+        # The execution's own cleanup finalizer from the start: its controller does
+        # not have to spend a write adding it.
+        "finalizers": [finalizer_for("KubernetesExecution")],
         "ownerReferences": [
             {
                 "apiVersion": API_VERSION,

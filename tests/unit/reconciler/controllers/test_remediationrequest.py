@@ -988,3 +988,15 @@ def test_a_refusal_after_the_end_is_only_reported() -> None:
             f"NotificationRequest {NAME}-completion was refused by the API server: forbidden",
         )
     ]
+
+
+def test_children_are_created_with_their_own_cleanup_finalizer() -> None:
+    from reconciler.controllers.rr_children import child_metadata
+
+    assert child_metadata(rr(), "signal")["finalizers"] == ["signalprocessing.kubernaut.ai/cleanup"]
+    assert child_metadata(rr(), "workflow")["finalizers"] == [
+        "workflowexecution.kubernaut.ai/cleanup"
+    ]
+    assert child_metadata(rr(), "escalation")["finalizers"] == [
+        "notificationrequest.kubernaut.ai/cleanup"
+    ]

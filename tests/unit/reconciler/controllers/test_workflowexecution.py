@@ -551,6 +551,7 @@ def test_step_execution_spec_and_ownership() -> None:
         "kubernaut.ai/remediation": "rr-web",
         "kubernaut.ai/environment": "prod",
     }
+    assert first["metadata"]["finalizers"] == ["kubernetesexecution.kubernaut.ai/cleanup"]
     assert first["metadata"]["ownerReferences"] == [
         {
             "apiVersion": "kubernaut.ai/v1alpha1",
