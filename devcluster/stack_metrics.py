@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,3 +48,18 @@ def cpu_split(stack: LocalStack) -> dict[str, float]:
     split = {name: _cpu_seconds(pid) for name, pid in pids.items() if pid != own}
     split["benchmark" if own not in pids.values() else "benchmark+devcluster"] = _cpu_seconds(own)
     return split
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser, *, workers: int) -> None:
+    """The options every stack benchmark takes: Jobs, workers, Job concurrency, devcluster."""
+    parser.add_argument("--jobs", choices=["real", "simulated"], default="real")
+    parser.add_argument(
+        "--workers", type=int, default=workers, help="reconciler workers per controller"
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="Jobs devcluster runs at once")
+    parser.add_argument(
+        "--devcluster",
+        choices=["process", "in-process"],
+        default="process",
+        help="devcluster in its own process (default) or in the benchmark's",
+    )

@@ -43,7 +43,13 @@ from devcluster import demo_manifests as m
 from devcluster.controllers import JobOptions
 from devcluster.event_log import LoggedEvent
 from devcluster.stack import LocalStack, StackOptions
-from devcluster.stack_metrics import RECONCILER_AGENT, answer_times, cpu_split, percentile
+from devcluster.stack_metrics import (
+    RECONCILER_AGENT,
+    add_stack_arguments,
+    answer_times,
+    cpu_split,
+    percentile,
+)
 
 JSON = dict[str, Any]
 NAMESPACE = "bench"
@@ -303,15 +309,7 @@ def _owner_name(obj: JSON) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
-    parser.add_argument("--jobs", choices=["real", "simulated"], default="real")
-    parser.add_argument("--workers", type=int, default=4, help="reconciler workers per controller")
-    parser.add_argument("--concurrency", type=int, default=4, help="Jobs devcluster runs at once")
-    parser.add_argument(
-        "--devcluster",
-        choices=["process", "in-process"],
-        default="process",
-        help="devcluster in its own process (default) or in the benchmark's",
-    )
+    add_stack_arguments(parser, workers=4)
     args = parser.parse_args()
     return run(
         args.count, args.jobs, args.workers, args.concurrency, args.devcluster == "in-process"

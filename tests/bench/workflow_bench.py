@@ -45,7 +45,13 @@ from devcluster.controllers import JobOptions
 from devcluster.event_log import LoggedEvent
 from devcluster.request_log import RequestKey
 from devcluster.stack import KUBERNAUT, LocalStack, StackOptions
-from devcluster.stack_metrics import RECONCILER_AGENT, answer_times, cpu_split, percentile
+from devcluster.stack_metrics import (
+    RECONCILER_AGENT,
+    add_stack_arguments,
+    answer_times,
+    cpu_split,
+    percentile,
+)
 
 JSON = dict[str, Any]
 NAMESPACE = "bench"
@@ -401,15 +407,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workflows", type=int, default=200)
     parser.add_argument("--targets", type=int, default=200)
-    parser.add_argument("--jobs", choices=["real", "simulated"], default="real")
-    parser.add_argument("--workers", type=int, default=2, help="reconciler workers per controller")
-    parser.add_argument("--concurrency", type=int, default=4, help="Jobs devcluster runs at once")
-    parser.add_argument(
-        "--devcluster",
-        choices=["process", "in-process"],
-        default="process",
-        help="devcluster in its own process (default) or in the benchmark's",
-    )
+    add_stack_arguments(parser, workers=2)
     args = parser.parse_args()
     return run(
         args.workflows,
